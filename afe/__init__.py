@@ -1,0 +1,1 @@
+"""`afe`: the user-facing Python API of the quantizer (named as in the specification)."""

@@ -1,0 +1,11 @@
+"""The `sima` xDSL dialect: ops, the weight attribute and the quantized type."""
+
+from xdsl.ir import Dialect
+
+from sima_dialect.ops import ALL_OPS
+from sima_dialect.types import QuantizedType
+from sima_dialect.weights import NDArrayAttr
+
+Sima = Dialect("sima", ALL_OPS, [NDArrayAttr, QuantizedType])
+
+__all__ = ["Sima", "NDArrayAttr", "QuantizedType"]
