@@ -7,7 +7,9 @@ Conventions:
 - every op may carry `node = "MLA_0/conv2d_add_relu_0"`, its stable user-facing
   name, set by the naming pass;
 - every op verifies its result type against `sima_dialect.shapes`, so the
-  printed IR is always shape-consistent.
+  printed IR is always shape-consistent; shapes are static (no `?`);
+- integer properties are i64 (`int_attr`), integer lists `array<i64: ...>`
+  (`int_array`), float properties any float (`float_attr` builds f32).
 
 Custom syntax is uniform: operands, then properties in the attribute dictionary,
 then the functional type:
@@ -30,6 +32,7 @@ from xdsl.dialects.builtin import (
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     Float32Type,
+    I64,
     FloatAttr,
     IntegerAttr,
     IntegerType,
@@ -37,6 +40,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     f32,
     i1,
+    i32,
     i64,
 )
 from xdsl.ir import Attribute, Operation, SSAValue
@@ -66,6 +70,11 @@ from sima_dialect.weights import NDArrayAttr
 
 # ---------------------------------------------------------------------------
 # helpers shared by the verifiers and the builders
+
+# Integer-list properties (strides, pads, axes, perm...) are `array<i64: ...>`
+# and integer properties (axis, groups) are i64, as the helpers below build them.
+I64_ARRAY = DenseArrayBase.constr(i64)
+I64_INT = IntegerAttr[I64]
 
 
 def int_array(values: Sequence[int]) -> DenseArrayBase:
@@ -102,6 +111,17 @@ class SimaOp(IRDLOperation):
     @property
     def node_name(self) -> str | None:
         return None if self.node is None else self.node.data
+
+    def verify(self, verify_nested_ops: bool = True) -> None:
+        # The shape rules need static, non-negative sizes: say so before they
+        # compute with a `?` (a huge negative number) or a -1 built from Python.
+        for value in (*self.operands, *self.results):
+            if isinstance(value.type, TensorType) and any(d < 0 for d in value.type.get_shape()):
+                static = value.type.has_static_shape()
+                problem = "dimensions must not be negative" if static else "dynamic shapes are not supported"
+                error = self.fail(f"{problem}, got {value.type}")
+                self.emit_error(f"Operation does not verify: {error}", error)
+        super().verify(verify_nested_ops)
 
     def fail(self, message: str) -> VerifyException:
         where = f" '{self.node_name}'" if self.node_name else ""
@@ -156,9 +176,10 @@ class ConstantOp(SimaOp):
     # both attributes carry their type, so the op prints no type of its own.
     @classmethod
     def parse(cls, parser: Parser) -> ConstantOp:
+        start = parser.pos
         value = parser.parse_attribute()
         if not isinstance(value, NDArrayAttr | DenseIntOrFPElementsAttr):
-            parser.raise_error(f"sima.constant expects a #sima.ndarray or dense<...> value, got {value}")
+            parser.raise_error(f"sima.constant expects a #sima.ndarray or dense<...> value, got {value}", start)
         extra = parser.parse_optional_attr_dict()
         op = ConstantOp(value)
         if "node" in extra:
@@ -296,7 +317,7 @@ class SoftmaxOp(UnaryElementwiseOp):
     """Softmax along one axis."""
 
     name = "sima.softmax"
-    axis = prop_def(IntegerAttr)
+    axis = prop_def(I64_INT)
 
     def verify_(self) -> None:
         super().verify_()
@@ -427,10 +448,10 @@ class Conv2DOp(SimaOp):
     input = operand_def(TensorType)
     weight = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
-    strides = prop_def(DenseArrayBase)
-    pads = prop_def(DenseArrayBase)
-    dilations = prop_def(DenseArrayBase)
-    groups = prop_def(IntegerAttr)
+    strides = prop_def(I64_ARRAY)
+    pads = prop_def(I64_ARRAY)
+    dilations = prop_def(I64_ARRAY)
+    groups = prop_def(I64_INT)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
@@ -450,8 +471,10 @@ class Conv2DOp(SimaOp):
 
 
 def _check_bias(op: SimaOp, channels: int) -> None:
+    """The optional bias is [channels]; input, weight, bias and result share one element type."""
     if op.bias is not None and shape_of(op.bias) != (channels,):
         raise op.fail(f"bias shape {list(shape_of(op.bias))} must be [{channels}] (one per output channel)")
+    op.check_same_element_type(*(v for v in (op.input, op.weight, op.bias, op.output) if v is not None))
 
 
 @irdl_op_definition
@@ -462,11 +485,11 @@ class Conv2DTransposeOp(SimaOp):
     input = operand_def(TensorType)
     weight = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
-    strides = prop_def(DenseArrayBase)
-    pads = prop_def(DenseArrayBase)
-    dilations = prop_def(DenseArrayBase)
-    output_padding = prop_def(DenseArrayBase)
-    groups = prop_def(IntegerAttr)
+    strides = prop_def(I64_ARRAY)
+    pads = prop_def(I64_ARRAY)
+    dilations = prop_def(I64_ARRAY)
+    output_padding = prop_def(I64_ARRAY)
+    groups = prop_def(I64_INT)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
@@ -497,7 +520,7 @@ class MatMulOp(SimaOp):
     assembly_format = FUNCTIONAL_FORMAT
 
     def verify_(self) -> None:
-        self.check_same_element_type(self.lhs, self.rhs)
+        self.check_same_element_type(self.lhs, self.rhs, self.output)
         expected = self.shape_rule(shapes.matmul_output_shape, shape_of(self.lhs), shape_of(self.rhs))
         self.check_shape(self.output, expected)
 
@@ -529,10 +552,10 @@ class MaxPoolOp(SimaOp):
 
     name = "sima.max_pool"
     input = operand_def(TensorType)
-    kernel = prop_def(DenseArrayBase)
-    strides = prop_def(DenseArrayBase)
-    pads = prop_def(DenseArrayBase)
-    dilations = prop_def(DenseArrayBase)
+    kernel = prop_def(I64_ARRAY)
+    strides = prop_def(I64_ARRAY)
+    pads = prop_def(I64_ARRAY)
+    dilations = prop_def(I64_ARRAY)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
@@ -542,6 +565,7 @@ class MaxPoolOp(SimaOp):
             shapes.pool_output_shape, shape_of(self.input), self.kernel.get_values(), strides, pads, dilations
         )
         self.check_shape(self.output, expected)
+        self.check_same_element_type(self.input, self.output)
 
 
 @irdl_op_definition
@@ -550,9 +574,9 @@ class AvgPoolOp(SimaOp):
 
     name = "sima.avg_pool"
     input = operand_def(TensorType)
-    kernel = prop_def(DenseArrayBase)
-    strides = prop_def(DenseArrayBase)
-    pads = prop_def(DenseArrayBase)
+    kernel = prop_def(I64_ARRAY)
+    strides = prop_def(I64_ARRAY)
+    pads = prop_def(I64_ARRAY)
     count_include_pad = prop_def(BoolAttr)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
@@ -567,6 +591,7 @@ class AvgPoolOp(SimaOp):
             (1, 1),
         )
         self.check_shape(self.output, expected)
+        self.check_same_element_type(self.input, self.output)
 
 
 class GlobalPoolOp(SimaOp):
@@ -579,6 +604,7 @@ class GlobalPoolOp(SimaOp):
         if len(in_shape) != 4:
             raise self.fail(f"input must be rank 4 (NHWC), got rank {len(in_shape)}")
         self.check_shape(self.output, (in_shape[0], 1, 1, in_shape[3]))
+        self.check_same_element_type(self.input, self.output)
 
 
 @irdl_op_definition
@@ -605,7 +631,7 @@ class ConcatOp(SimaOp):
 
     name = "sima.concat"
     inputs = var_operand_def(TensorType)
-    axis = prop_def(IntegerAttr)
+    axis = prop_def(I64_INT)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
@@ -621,18 +647,20 @@ class SplitOp(SimaOp):
 
     name = "sima.split"
     input = operand_def(TensorType)
-    axis = prop_def(IntegerAttr)
+    axis = prop_def(I64_INT)
     outputs = var_result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
     def verify_(self) -> None:
         in_shape = shape_of(self.input)
         axis = self.shape_rule(shapes.normalize_axis, self.axis.value.data, len(in_shape))
-        if not self.outputs:
-            raise self.fail("needs at least one result")
-        expected = self.shape_rule(shapes.concat_output_shape, [shape_of(v) for v in self.outputs], axis)
-        if tuple(expected) != tuple(in_shape):
-            raise self.fail(f"results concatenate to {list(expected)} along axis {axis}, not the input shape {list(in_shape)}")
+        out_shapes = [shape_of(v) for v in self.outputs]
+        for i, out_shape in enumerate(out_shapes):
+            if len(out_shape) != len(in_shape):
+                raise self.fail(f"result {i} has rank {len(out_shape)}, but the input has rank {len(in_shape)}")
+        expected = self.shape_rule(shapes.split_output_shapes, in_shape, [s[axis] for s in out_shapes], axis)
+        for i, (result, expected_shape) in enumerate(zip(self.outputs, expected)):
+            self.check_shape(result, expected_shape, what=f"result {i}")
         self.check_same_element_type(self.input, *self.outputs)
 
 
@@ -642,9 +670,9 @@ class SliceOp(SimaOp):
 
     name = "sima.slice"
     input = operand_def(TensorType)
-    starts = prop_def(DenseArrayBase)
-    ends = prop_def(DenseArrayBase)
-    steps = prop_def(DenseArrayBase)
+    starts = prop_def(I64_ARRAY)
+    ends = prop_def(I64_ARRAY)
+    steps = prop_def(I64_ARRAY)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
@@ -682,7 +710,7 @@ class TransposeOp(SimaOp):
 
     name = "sima.transpose"
     input = operand_def(TensorType)
-    perm = prop_def(DenseArrayBase)
+    perm = prop_def(I64_ARRAY)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
@@ -701,7 +729,7 @@ class PadOp(SimaOp):
 
     name = "sima.pad"
     input = operand_def(TensorType)
-    pads = prop_def(DenseArrayBase)
+    pads = prop_def(I64_ARRAY)
     mode = prop_def(StringAttr)
     value = prop_def(FloatAttr)
     output = result_def(TensorType)
@@ -709,11 +737,9 @@ class PadOp(SimaOp):
 
     def verify_(self) -> None:
         self.check_choice("mode", self.mode.data, PAD_MODES)
-        pads = self.pads.get_values()
-        if any(p < 0 for p in pads):
-            raise self.fail(f"pads must be non-negative, got {list(pads)}")
-        expected = self.shape_rule(shapes.pad_output_shape, shape_of(self.input), pads)
+        expected = self.shape_rule(shapes.pad_output_shape, shape_of(self.input), self.pads.get_values())
         self.check_shape(self.output, expected)
+        self.check_same_element_type(self.input, self.output)
 
 
 RESIZE_MODES = ("nearest", "linear")
@@ -743,6 +769,7 @@ class ResizeOp(SimaOp):
         if in_shape[0] != out_shape[0] or in_shape[3] != out_shape[3]:
             raise self.fail(f"resize changes only H and W; got {list(in_shape)} -> {list(out_shape)}")
         self.check_float(self.input)
+        self.check_same_element_type(self.input, self.output)
 
 
 @irdl_op_definition
@@ -769,7 +796,7 @@ class GatherOp(SimaOp):
     name = "sima.gather"
     data = operand_def(TensorType)
     indices = operand_def(TensorType)
-    axis = prop_def(IntegerAttr)
+    axis = prop_def(I64_INT)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
 
@@ -795,7 +822,7 @@ class LayerNormOp(SimaOp):
     input = operand_def(TensorType)
     scale = operand_def(TensorType)
     bias = opt_operand_def(TensorType)
-    axis = prop_def(IntegerAttr)
+    axis = prop_def(I64_INT)
     epsilon = prop_def(FloatAttr)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
@@ -815,6 +842,7 @@ class LayerNormOp(SimaOp):
         if not self.epsilon.value.data > 0:
             raise self.fail(f"epsilon must be positive, got {self.epsilon.value.data}")
         self.check_float(self.input)
+        self.check_same_element_type(*(v for v in (self.input, self.scale, self.bias, self.output) if v is not None))
         self.check_shape(self.output, in_shape)
 
 
@@ -828,7 +856,7 @@ class ReduceOp(SimaOp):
     name = "sima.reduce"
     input = operand_def(TensorType)
     kind = prop_def(StringAttr)
-    axes = prop_def(DenseArrayBase)
+    axes = prop_def(I64_ARRAY)
     keepdims = prop_def(BoolAttr)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
@@ -848,7 +876,7 @@ class ArgMaxOp(SimaOp):
 
     name = "sima.argmax"
     input = operand_def(TensorType)
-    axis = prop_def(IntegerAttr)
+    axis = prop_def(I64_INT)
     keepdims = prop_def(BoolAttr)
     output = result_def(TensorType)
     assembly_format = FUNCTIONAL_FORMAT
@@ -859,7 +887,7 @@ class ArgMaxOp(SimaOp):
         )
         self.check_shape(self.output, expected)
         out_type = element_type_of(self.output)
-        if not isinstance(out_type, IntegerType) or out_type.width.data < 32:
+        if out_type not in (i32, i64):
             raise self.fail(f"result must be an i32 or i64 tensor, got {self.output.type}")
 
 

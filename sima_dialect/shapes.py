@@ -34,7 +34,7 @@ def broadcast_shapes(*shapes: Sequence[int]) -> Shape:
 
 def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
     if not -rank <= axis < rank:
-        raise ShapeError(f"{what} {axis} is out of range for rank {rank}")
+        raise ShapeError(f"{what} {axis} is out of range [{-rank}, {rank - 1}] for rank {rank}")
     return axis % rank
 
 
@@ -73,13 +73,16 @@ def conv2d_output_shape(
     check_window_params(strides, pads, dilations)
     n, h, w, c = input_shape
     kh, kw, ci, co = weight_shape
-    if groups < 1 or c % groups or co % groups:
+    if groups < 1:
+        raise ShapeError(f"groups must be positive, got {groups}")
+    if c % groups or co % groups:
         raise ShapeError(
             f"groups {groups} must divide input channels {c} and output channels {co}"
         )
     if ci * groups != c:
         raise ShapeError(
-            f"weight input channels {ci} x groups {groups} != input channels {c}"
+            f"weight has {ci} input channels per group, x {groups} groups = {ci * groups}, "
+            f"but the input has {c} channels"
         )
     oh = _window_output(h, kh, strides[0], pads[0] + pads[2], dilations[0], "height")
     ow = _window_output(w, kw, strides[1], pads[1] + pads[3], dilations[1], "width")
@@ -103,16 +106,25 @@ def conv2d_transpose_output_shape(
     check_window_params(strides, pads, dilations)
     if len(output_padding) != 2 or any(p < 0 for p in output_padding):
         raise ShapeError(f"output_padding must be 2 non-negative integers, got {list(output_padding)}")
+    # As PyTorch: extra rows beyond a stride (or dilation) would be pure padding.
+    for axis, dim in enumerate(("height", "width")):
+        if output_padding[axis] >= max(strides[axis], dilations[axis]):
+            raise ShapeError(
+                f"{dim}: output_padding {output_padding[axis]} must be smaller than the stride "
+                f"{strides[axis]} or the dilation {dilations[axis]}"
+            )
     n, h, w, c = input_shape
     kh, kw, ci, co_per_group = weight_shape
     if ci != c:
-        raise ShapeError(f"weight input channels {ci} != input channels {c}")
-    if groups < 1 or c % groups:
+        raise ShapeError(f"weight has {ci} input channels, but the input has {c}")
+    if groups < 1:
+        raise ShapeError(f"groups must be positive, got {groups}")
+    if c % groups:
         raise ShapeError(f"groups {groups} must divide input channels {c}")
     oh = (h - 1) * strides[0] - pads[0] - pads[2] + dilations[0] * (kh - 1) + output_padding[0] + 1
     ow = (w - 1) * strides[1] - pads[1] - pads[3] + dilations[1] * (kw - 1) + output_padding[1] + 1
     if oh <= 0 or ow <= 0:
-        raise ShapeError(f"output size {oh}x{ow} is not positive")
+        raise ShapeError(f"output size {oh}x{ow} is not positive: pads {list(pads)} remove more than the whole output")
     return (n, oh, ow, co_per_group * groups)
 
 
@@ -128,12 +140,32 @@ def pool_output_shape(
     if len(kernel) != 2 or any(k < 1 for k in kernel):
         raise ShapeError(f"kernel must be 2 positive integers, got {list(kernel)}")
     check_window_params(strides, pads, dilations)
-    if pads[0] >= kernel[0] * dilations[0] or pads[2] >= kernel[0] * dilations[0] or pads[1] >= kernel[1] * dilations[1] or pads[3] >= kernel[1] * dilations[1]:
-        raise ShapeError(f"pads {list(pads)} must be smaller than the window {list(kernel)}")
+    # ONNX's (and onnxruntime's) rule
+    if max(pads[0], pads[2]) >= kernel[0] or max(pads[1], pads[3]) >= kernel[1]:
+        raise ShapeError(f"pads {list(pads)} must be smaller than the kernel {list(kernel)}")
     n, h, w, c = input_shape
     oh = _window_output(h, kernel[0], strides[0], pads[0] + pads[2], dilations[0], "height")
     ow = _window_output(w, kernel[1], strides[1], pads[1] + pads[3], dilations[1], "width")
+    _check_windows_see_input(h, kernel[0], strides[0], pads[0], dilations[0], oh, "height")
+    _check_windows_see_input(w, kernel[1], strides[1], pads[1], dilations[1], ow, "width")
     return (n, oh, ow, c)
+
+
+def _check_windows_see_input(size: int, kernel: int, stride: int, pad_begin: int, dilation: int, out: int, dim: str) -> None:
+    """Every window holds at least one input element (a max over padding alone is undefined).
+
+    With pad < kernel that always holds for dilation 1; a dilated window can
+    step over the whole input, so those are checked tap by tap.
+    """
+    if dilation == 1:
+        return
+    for position in range(out):
+        start = position * stride - pad_begin
+        if not any(0 <= start + tap * dilation < size for tap in range(kernel)):
+            raise ShapeError(
+                f"{dim}: window {position} (kernel {kernel}, dilation {dilation}) covers only padding "
+                f"of the input size {size}"
+            )
 
 
 def matmul_output_shape(lhs: Sequence[int], rhs: Sequence[int]) -> Shape:
@@ -173,6 +205,20 @@ def concat_output_shape(shapes: Sequence[Sequence[int]], axis: int) -> Shape:
     return tuple(out)
 
 
+def split_output_shapes(input_shape: Sequence[int], sizes: Sequence[int], axis: int) -> list[Shape]:
+    """The pieces of `input_shape` cut along `axis` into the given sizes."""
+    axis = normalize_axis(axis, len(input_shape))
+    if not sizes:
+        raise ShapeError("split needs at least one piece")
+    if any(size < 0 for size in sizes):
+        raise ShapeError(f"piece sizes {list(sizes)} must be non-negative")
+    if sum(sizes) != input_shape[axis]:
+        raise ShapeError(
+            f"piece sizes {list(sizes)} add up to {sum(sizes)}, but axis {axis} of the input has size {input_shape[axis]}"
+        )
+    return [tuple(size if d == axis else dim for d, dim in enumerate(input_shape)) for size in sizes]
+
+
 def slice_output_shape(
     input_shape: Sequence[int], starts: Sequence[int], ends: Sequence[int], steps: Sequence[int]
 ) -> Shape:
@@ -183,7 +229,10 @@ def slice_output_shape(
     """
     rank = len(input_shape)
     if not len(starts) == len(ends) == len(steps) == rank:
-        raise ShapeError(f"starts, ends and steps need one entry per axis ({rank})")
+        raise ShapeError(
+            f"starts, ends and steps need one entry per axis ({rank}), "
+            f"got {len(starts)}, {len(ends)} and {len(steps)}"
+        )
     out = []
     for axis, (dim, b, e, s) in enumerate(zip(input_shape, starts, ends, steps)):
         if s == 0:
@@ -206,6 +255,8 @@ def pad_output_shape(input_shape: Sequence[int], pads: Sequence[int]) -> Shape:
     rank = len(input_shape)
     if len(pads) != 2 * rank:
         raise ShapeError(f"pads needs {2 * rank} entries (begins then ends), got {len(pads)}")
+    if any(p < 0 for p in pads):
+        raise ShapeError(f"pads must be non-negative, got {list(pads)}")
     out = tuple(d + pads[i] + pads[i + rank] for i, d in enumerate(input_shape))
     if any(d <= 0 for d in out):
         raise ShapeError(f"padding {list(pads)} leaves an empty dimension")
@@ -213,7 +264,10 @@ def pad_output_shape(input_shape: Sequence[int], pads: Sequence[int]) -> Shape:
 
 
 def reduce_output_shape(input_shape: Sequence[int], axes: Sequence[int], keepdims: bool) -> Shape:
+    """Reduce over `axes`, which must be explicit (no ONNX "empty means all")."""
     rank = len(input_shape)
+    if not axes:
+        raise ShapeError("axes must name at least one axis")
     norm = {normalize_axis(a, rank) for a in axes}
     if len(norm) != len(axes):
         raise ShapeError(f"axes {list(axes)} repeat an axis")

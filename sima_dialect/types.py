@@ -9,9 +9,10 @@ about it. Real value = scale * (stored integer - zero_point).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import Float64Type, FloatAttr, IntAttr, IntegerType, f64
+from xdsl.dialects.builtin import Float64Type, FloatAttr, IntAttr, IntegerType, Signedness, f64
 from xdsl.ir import Attribute, ParametrizedAttribute, TypeAttribute
 from xdsl.irdl import irdl_attr_definition
 from xdsl.parser import AttrParser
@@ -21,7 +22,7 @@ from xdsl.utils.exceptions import VerifyException
 
 @irdl_attr_definition
 class QuantizedType(ParametrizedAttribute, TypeAttribute):
-    """Per-tensor affine quantization of a signed integer storage type."""
+    """Per-tensor affine quantization of a signless (two's complement) integer storage type."""
 
     name = "sima.quant"
 
@@ -46,10 +47,10 @@ class QuantizedType(ParametrizedAttribute, TypeAttribute):
 
     def verify(self) -> None:
         bits = self.bits
-        if bits not in (8, 16, 32):
-            raise VerifyException(f"!sima.quant storage must be i8, i16 or i32, got i{bits}")
-        if not self.scale_value > 0.0:
-            raise VerifyException(f"!sima.quant scale must be positive, got {self.scale_value}")
+        if bits not in (8, 16, 32) or self.storage_type.signedness.data != Signedness.SIGNLESS:
+            raise VerifyException(f"!sima.quant storage must be i8, i16 or i32, got {self.storage_type}")
+        if not (self.scale_value > 0.0 and math.isfinite(self.scale_value)):
+            raise VerifyException(f"!sima.quant scale must be positive and finite, got {self.scale_value}")
         lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         if not lo <= self.zero_point_value <= hi:
             raise VerifyException(
@@ -63,7 +64,7 @@ class QuantizedType(ParametrizedAttribute, TypeAttribute):
             if not isinstance(storage, IntegerType):
                 parser.raise_error("!sima.quant storage must be an integer type")
             parser.parse_punctuation(",")
-            scale = parser.parse_float()
+            scale = float(parser.parse_number(context_msg=" for the !sima.quant scale"))
             parser.parse_punctuation(":")
             zero_point = parser.parse_integer()
         return (storage, FloatAttr(scale, f64), IntAttr(zero_point))
@@ -71,4 +72,13 @@ class QuantizedType(ParametrizedAttribute, TypeAttribute):
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
             printer.print_attribute(self.storage_type)
-            printer.print_string(f", {self.scale_value!r}:{self.zero_point_value}")
+            printer.print_string(f", {_float_literal(self.scale_value)}:{self.zero_point_value}")
+
+
+def _float_literal(value: float) -> str:
+    """The shortest exact text of `value` that MLIR lexes as a float (`1e-05` needs a dot)."""
+    text = repr(value)
+    if "." not in text and "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text

@@ -18,11 +18,11 @@ clear error (the same contract as MLIR's `__elided__` resources).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from collections.abc import Iterator
 
 import numpy as np
+import xxhash
 from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Data
 from xdsl.irdl import irdl_attr_definition
@@ -109,12 +109,27 @@ class WeightData:
         return f"WeightData({self.name!r}, {self.tensor_type}, digest={self.digest})"
 
 
+DIGEST_LENGTH = 12  # hex characters: 48 bits
+
+
 def content_digest(array: np.ndarray) -> str:
-    """A short, stable digest of an array's bytes (little-endian, C order)."""
+    """A short, stable digest of an array's bytes (little-endian, C order).
+
+    xxh3 runs at memory speed (a ResNet-50's 100 MB of weights in a few ms),
+    so printing a large model elided stays cheap; it is not a cryptographic
+    hash, which a digest that tells weights apart does not need.
+    """
+    return xxhash.xxh3_64_hexdigest(_little_endian_bytes(array))[:DIGEST_LENGTH]
+
+
+def _little_endian_bytes(array: np.ndarray) -> np.ndarray:
+    """The array's bytes as a flat uint8 view (a copy only if it must be reordered)."""
     data = np.ascontiguousarray(array)
     if data.dtype.byteorder == ">":
         data = data.astype(data.dtype.newbyteorder("<"))
-    return hashlib.blake2b(memoryview(data).cast("B"), digest_size=6).hexdigest()
+    # A uint8 view rather than a memoryview: the buffer protocol rejects
+    # ml_dtypes' bfloat16.
+    return data.reshape(-1).view(np.uint8)
 
 
 @irdl_attr_definition
@@ -127,7 +142,10 @@ class NDArrayAttr(Data[WeightData]):
     def from_array(name: str, array: np.ndarray) -> NDArrayAttr:
         """Wrap `array` (copied if writable, then frozen) as a weight named `name`."""
         array = np.asarray(array)
-        element_type = numpy_to_element_type(array.dtype)
+        try:
+            element_type = numpy_to_element_type(array.dtype)
+        except ValueError as error:
+            raise ValueError(f"weight '{name}': {error}") from None
         if array.flags.writeable or not array.flags.c_contiguous:
             array = np.array(array, order="C", copy=True)
         array.flags.writeable = False
@@ -156,21 +174,37 @@ class NDArrayAttr(Data[WeightData]):
                 f"#sima.ndarray '{payload.name}': array shape {payload.array.shape} "
                 f"does not match its type {payload.tensor_type}"
             )
+        expected_dtype = element_type_to_numpy(payload.tensor_type.element_type)
+        if payload.array.dtype != expected_dtype:
+            raise VerifyException(
+                f"#sima.ndarray '{payload.name}': array dtype {payload.array.dtype} "
+                f"does not match its type {payload.tensor_type}"
+            )
 
     @classmethod
     def parse_parameter(cls, parser: AttrParser) -> WeightData:
         with parser.in_angle_brackets():
-            name = parser.parse_str_literal("weight name")
+            name = parser.parse_str_literal(" for the #sima.ndarray weight name")
             parser.parse_punctuation(",")
             tensor_type = parser.parse_type()
             if not isinstance(tensor_type, TensorType):
-                parser.raise_error("#sima.ndarray expects a tensor type")
+                parser.raise_error(f"#sima.ndarray '{name}' expects a tensor type, got {tensor_type}")
+            if not tensor_type.has_static_shape():
+                parser.raise_error(f"#sima.ndarray '{name}' needs a static shape, got {tensor_type}")
+            try:
+                element_type_to_numpy(tensor_type.element_type)
+            except ValueError as error:
+                parser.raise_error(f"#sima.ndarray '{name}': {error}")
             parser.parse_punctuation(",")
             if parser.parse_optional_keyword("elided") is not None:
-                digest = parser.parse_str_literal("weight digest")
+                digest = parser.parse_str_literal(" for the #sima.ndarray digest")
+                if len(digest) != DIGEST_LENGTH or any(c not in "0123456789abcdef" for c in digest):
+                    parser.raise_error(
+                        f"#sima.ndarray '{name}': digest {digest!r} is not {DIGEST_LENGTH} lowercase hex digits"
+                    )
                 return WeightData(name, tensor_type, None, digest)
-            hex_text = parser.parse_str_literal("hex weight data")
-            array = _array_from_hex(hex_text, tensor_type, parser)
+            hex_text = parser.parse_str_literal(" for the #sima.ndarray hex data (or elided \"digest\")")
+            array = _array_from_hex(name, hex_text, tensor_type, parser)
             return WeightData(name, tensor_type, array)
 
     def print_parameter(self, printer: Printer) -> None:
@@ -194,19 +228,19 @@ def _array_to_hex(array: np.ndarray) -> str:
     return "0x" + data.tobytes().hex().upper()
 
 
-def _array_from_hex(text: str, tensor_type: TensorType, parser: AttrParser) -> np.ndarray:
+def _array_from_hex(name: str, text: str, tensor_type: TensorType, parser: AttrParser) -> np.ndarray:
     if not text.startswith("0x"):
-        parser.raise_error("#sima.ndarray data must be a hex string starting with 0x")
+        parser.raise_error(f"#sima.ndarray '{name}': data must be a hex string starting with 0x")
     dtype = element_type_to_numpy(tensor_type.element_type)
     try:
         raw = bytes.fromhex(text[2:])
     except ValueError:
-        parser.raise_error("#sima.ndarray data is not valid hex")
+        parser.raise_error(f"#sima.ndarray '{name}': data is not valid hex")
     shape = tensor_type.get_shape()
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
         parser.raise_error(
-            f"#sima.ndarray data has {len(raw)} bytes, but {tensor_type} needs {expected}"
+            f"#sima.ndarray '{name}': data has {len(raw)} bytes, but {tensor_type} needs {expected}"
         )
     array = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
     array.flags.writeable = False
