@@ -2,10 +2,11 @@
 
 from xdsl.ir import Dialect
 
+from sima_dialect.calibration_ops import ObserveOp
 from sima_dialect.ops import ALL_OPS
 from sima_dialect.types import QuantizedType
 from sima_dialect.weights import NDArrayAttr
 
-Sima = Dialect("sima", ALL_OPS, [NDArrayAttr, QuantizedType])
+Sima = Dialect("sima", [*ALL_OPS, ObserveOp], [NDArrayAttr, QuantizedType])
 
-__all__ = ["Sima", "NDArrayAttr", "QuantizedType"]
+__all__ = ["Sima", "NDArrayAttr", "QuantizedType", "ObserveOp"]
