@@ -6,7 +6,7 @@ numbers, booleans, None and nested dicts; they travel in `sima.observe` as a
 
     int -> i64 IntegerAttr      float -> f64 FloatAttr     bool -> i1 (true/false)
     None -> none                str -> string              dict -> dictionary
-    list of ints -> array<i64: ...>                 list of floats -> array<f64: ...>
+    list of ints -> array<i64: ...>                 other lists -> [v0, v1, ...]
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import numpy as np
 from xdsl.dialects.builtin import (
     ArrayAttr,
     BoolAttr,
+    BytesAttr,
     DenseArrayBase,
     DictionaryAttr,
     FloatAttr,
     IntegerAttr,
     IntegerType,
     NoneAttr,
+    NoneType,
     StringAttr,
     f64,
     i1,
@@ -48,15 +50,21 @@ def to_attribute(value: Any) -> Attribute:
     if isinstance(value, list | tuple | np.ndarray):
         items = list(np.asarray(value).ravel()) if isinstance(value, np.ndarray) else list(value)
         if all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in items):
-            return DenseArrayBase.from_list(i64, [int(v) for v in items])
-        if all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in items):
-            return DenseArrayBase.from_list(f64, [float(v) for v in items])
+            return _dense_array(i64, np.asarray(items, dtype="<i8"))
+        # Floats go element by element (`[1.5 : f64, ...]`): xDSL 0.74 prints some
+        # f64 values of an array<f64: ...> in hex, which its parser then refuses.
         return ArrayAttr([to_attribute(v) for v in items])
     raise TypeError(f"cannot carry a {type(value).__name__} in an IR attribute")
 
 
+def _dense_array(element_type: IntegerType, values: np.ndarray) -> DenseArrayBase:
+    # Straight from the bytes: `DenseArrayBase.from_list` normalises element by
+    # element, which costs seconds for a model's worth of 2048-bin histograms.
+    return DenseArrayBase(element_type, BytesAttr(values.tobytes()))
+
+
 def from_attribute(attr: Attribute) -> Any:
-    if isinstance(attr, NoneAttr):
+    if isinstance(attr, NoneAttr | NoneType):  # `none` parses back as the builtin none type
         return None
     if isinstance(attr, IntegerAttr):
         if attr.type == i1 or (isinstance(attr.type, IntegerType) and attr.type.width.data == 1):
