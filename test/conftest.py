@@ -27,22 +27,23 @@ class _LitRun:
     """Runs the whole lit suite once and remembers each file's outcome."""
 
     results: dict[str, tuple[bool, str]] | None = None
+    selected: list[Path] = []  # the lit files this pytest session runs
 
     @classmethod
     def outcome(cls, path: Path) -> tuple[bool, str]:
         if cls.results is None:
-            cls.results = cls._run()
+            cls.results = cls._run(cls.selected or [FILECHECK_DIR])
         key = str(path.resolve().relative_to(FILECHECK_DIR.resolve()))
         return cls.results.get(key, (False, f"lit reported no result for {key}"))
 
     @staticmethod
-    def _run() -> dict[str, tuple[bool, str]]:
+    def _run(paths: list[Path]) -> dict[str, tuple[bool, str]]:
         env = dict(os.environ)
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "lit.xml"
             subprocess.run(
-                [_lit_executable(), "-q", "--xunit-xml-output", str(report), str(FILECHECK_DIR)],
+                [_lit_executable(), "-q", "--xunit-xml-output", str(report), *map(str, paths)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -82,6 +83,10 @@ class LitItem(pytest.Item):
 
 class LitFailure(Exception):
     pass
+
+
+def pytest_collection_modifyitems(session, config, items):
+    _LitRun.selected = [item.path for item in items if isinstance(item, LitItem)]
 
 
 def pytest_collect_file(parent, file_path: Path):
