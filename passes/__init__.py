@@ -29,6 +29,9 @@ _REGISTRY: dict[str, Callable[[], type[ModulePass]]] = {
     "cancel-transposes": _lazy("cancel_transposes", "CancelTransposesPass"),
     "channel-equalization": _lazy("channel_equalization", "ChannelEqualizationPass"),
     "smooth-quant": _lazy("smooth_quant", "SmoothQuantPass"),
+    "fuse-activations": _lazy("fuse_activations", "FuseActivationsPass"),
+    "partition": _lazy("partition", "PartitionPass"),
+    "name-nodes": _lazy("name_nodes", "NameNodesPass"),
     "insert-observers": _lazy("insert_observers", "InsertObserversPass"),
     "select-scales": _lazy("select_scales", "SelectScalesPass"),
 }

@@ -50,6 +50,8 @@ consumers.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -282,10 +284,20 @@ def find_chains(root: Operation, producer_types: tuple[type[Operation], ...]) ->
             output_shape = shape_of(op.results[0])
             if not output_shape or (isinstance(op, LayerNormOp) and not _layer_norm_scales_per_channel(op)):
                 continue
+            if not _fused_clamp_commutes(op):
+                continue
             chain = _chain_from(op)
             if chain is not None and chain.channels > 0:
                 chains.append(chain)
     return chains
+
+
+def _fused_clamp_commutes(op: Operation) -> bool:
+    """A fused activation clamp (`fuse-activations`) commutes with dividing the
+    output by a positive per-channel factor only if each bound is 0 or infinite
+    (relu, or none); relu6's bound 6 would have to become 6 / s_c per channel."""
+    bounds = getattr(op, "activation_bounds", None)
+    return bounds is None or all(b == 0 or math.isinf(b) for b in bounds())
 
 
 def _layer_norm_scales_per_channel(op: LayerNormOp) -> bool:

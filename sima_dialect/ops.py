@@ -5,7 +5,11 @@ Conventions:
 - window attributes: `strides = [sh, sw]`, `pads = [top, left, bottom, right]`,
   `dilations = [dh, dw]`;
 - every op may carry `node = "MLA_0/conv2d_add_relu_0"`, its stable user-facing
-  name, set by the naming pass;
+  name, set by the `name-nodes` pass, and `target = "MLA" | "APU" | "CVU"`, the
+  compute unit it runs on, set by the `partition` pass (see docs/quantized_ir.md);
+- conv2d, conv2d_transpose and dense may carry a fused clamp after the bias,
+  `act_min` / `act_max` (an absent bound is unbounded: relu is `act_min = 0.0`,
+  relu6 `act_min = 0.0, act_max = 6.0`), set by the `fuse-activations` pass;
 - every op verifies its result type against `sima_dialect.shapes`, so the
   printed IR is always shape-consistent; shapes are static (no `?`);
 - integer properties are i64 (`int_attr`), integer lists `array<i64: ...>`
@@ -23,6 +27,7 @@ Single-input shape-preserving ops use the shorter `%1 = sima.relu %0 : tensor<..
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -66,6 +71,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from sima_dialect import shapes
 from sima_dialect.element_types import is_float_type
+from sima_dialect.types import QuantizedType
 from sima_dialect.weights import NDArrayAttr
 
 # ---------------------------------------------------------------------------
@@ -100,10 +106,15 @@ def element_type_of(value: SSAValue) -> Attribute:
     return value.type.element_type
 
 
+TARGETS = ("MLA", "APU", "CVU")
+"""The compute units an op can be assigned to (the `target` property)."""
+
+
 class SimaOp(IRDLOperation):
-    """Base of every `sima` op: the optional user-facing node name."""
+    """Base of every `sima` op: the optional user-facing node name and compute unit."""
 
     node = opt_prop_def(StringAttr)
+    target = opt_prop_def(StringAttr)
 
     irdl_options = (ParsePropInAttrDict(),)
     traits = traits_def(Pure())
@@ -111,6 +122,10 @@ class SimaOp(IRDLOperation):
     @property
     def node_name(self) -> str | None:
         return None if self.node is None else self.node.data
+
+    @property
+    def target_name(self) -> str | None:
+        return None if self.target is None else self.target.data
 
     def verify(self, verify_nested_ops: bool = True) -> None:
         # The shape rules need static, non-negative sizes: say so before they
@@ -122,6 +137,10 @@ class SimaOp(IRDLOperation):
                 error = self.fail(f"{problem}, got {value.type}")
                 self.emit_error(f"Operation does not verify: {error}", error)
         super().verify(verify_nested_ops)
+        # after the IRDL checks, which make sure `target` is a string
+        if self.target is not None and self.target.data not in TARGETS:
+            error = self.fail(f"target must be one of {', '.join(repr(t) for t in TARGETS)}, got {self.target.data!r}")
+            self.emit_error(f"Operation does not verify: {error}", error)
 
     def fail(self, message: str) -> VerifyException:
         where = f" '{self.node_name}'" if self.node_name else ""
@@ -440,8 +459,34 @@ def _window_props(op: SimaOp) -> tuple[tuple[int, ...], tuple[int, ...], tuple[i
     return op.strides.get_values(), op.pads.get_values(), op.dilations.get_values()
 
 
+class FusedActivationOp(SimaOp):
+    """An op that may clamp its result (after the bias) to [act_min, act_max].
+
+    `fuse-activations` folds a following relu (act_min = 0) or clip into the op,
+    so the MLA applies it in the same pass over the output. An absent bound is
+    unbounded.
+    """
+
+    act_min = opt_prop_def(FloatAttr)
+    act_max = opt_prop_def(FloatAttr)
+
+    def activation_bounds(self) -> tuple[float, float]:
+        """(act_min, act_max), with -inf / +inf for an absent bound."""
+        low = -math.inf if self.act_min is None else self.act_min.value.data
+        high = math.inf if self.act_max is None else self.act_max.value.data
+        return low, high
+
+    def check_activation(self) -> None:
+        for name, bound in (("act_min", self.act_min), ("act_max", self.act_max)):
+            if bound is not None and math.isnan(bound.value.data):
+                raise self.fail(f"{name} must not be NaN")
+        low, high = self.activation_bounds()
+        if low > high:
+            raise self.fail(f"act_min {low} is greater than act_max {high}")
+
+
 @irdl_op_definition
-class Conv2DOp(SimaOp):
+class Conv2DOp(FusedActivationOp):
     """2-D convolution: NHWC input, HWIO weight, optional bias [C_out]."""
 
     name = "sima.conv2d"
@@ -468,6 +513,7 @@ class Conv2DOp(SimaOp):
         )
         _check_bias(self, expected[-1])
         self.check_shape(self.output, expected)
+        self.check_activation()
 
 
 def _check_bias(op: SimaOp, channels: int) -> None:
@@ -478,7 +524,7 @@ def _check_bias(op: SimaOp, channels: int) -> None:
 
 
 @irdl_op_definition
-class Conv2DTransposeOp(SimaOp):
+class Conv2DTransposeOp(FusedActivationOp):
     """Transposed 2-D convolution: NHWC input, weight [KH, KW, C_in, C_out/groups]."""
 
     name = "sima.conv2d_transpose"
@@ -507,6 +553,7 @@ class Conv2DTransposeOp(SimaOp):
         )
         _check_bias(self, expected[-1])
         self.check_shape(self.output, expected)
+        self.check_activation()
 
 
 @irdl_op_definition
@@ -526,7 +573,7 @@ class MatMulOp(SimaOp):
 
 
 @irdl_op_definition
-class DenseOp(SimaOp):
+class DenseOp(FusedActivationOp):
     """Fully connected layer: [..., K] x weight [K, N] + optional bias [N]."""
 
     name = "sima.dense"
@@ -540,6 +587,7 @@ class DenseOp(SimaOp):
         expected = self.shape_rule(shapes.dense_output_shape, shape_of(self.input), shape_of(self.weight))
         _check_bias(self, expected[-1])
         self.check_shape(self.output, expected)
+        self.check_activation()
 
 
 # ---------------------------------------------------------------------------
@@ -740,6 +788,13 @@ class PadOp(SimaOp):
         expected = self.shape_rule(shapes.pad_output_shape, shape_of(self.input), self.pads.get_values())
         self.check_shape(self.output, expected)
         self.check_same_element_type(self.input, self.output)
+        quantized = element_type_of(self.input)
+        # a quantized tensor pads with real 0: `value` is then the stored integer, its zero point
+        if isinstance(quantized, QuantizedType) and self.mode.data == "constant":
+            if self.value.value.data != quantized.zero_point_value:
+                raise self.fail(
+                    f"a quantized tensor pads with its zero point {quantized.zero_point_value}, got value {self.value.value.data}"
+                )
 
 
 RESIZE_MODES = ("nearest", "linear")
@@ -768,7 +823,9 @@ class ResizeOp(SimaOp):
             raise self.fail("input and result must be rank 4 (NHWC)")
         if in_shape[0] != out_shape[0] or in_shape[3] != out_shape[3]:
             raise self.fail(f"resize changes only H and W; got {list(in_shape)} -> {list(out_shape)}")
-        self.check_float(self.input)
+        # nearest resize only moves values, so it takes quantized tensors too
+        if not (self.mode.data == "nearest" and isinstance(element_type_of(self.input), QuantizedType)):
+            self.check_float(self.input)
         self.check_same_element_type(self.input, self.output)
 
 

@@ -15,6 +15,7 @@ file at fault.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
@@ -28,6 +29,7 @@ from xdsl.printer import Printer
 from afe.apis.error_handling_variables import verbose_error_messages_enabled
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.load.importers.general_importer import ImporterParams, ModelFormat
+from passes.name_nodes import NodeRow
 from sima_dialect.weights import print_weights_in_full
 
 # The inputs of one execution: input name -> array.
@@ -65,9 +67,10 @@ def api_call(func_type: ExceptionFuncType, log_level: int | None) -> Iterator[No
 
 def _is_expected(error: Exception) -> bool:
     from lowering.onnx_graph import OnnxImportError
+    from passes.partition import PartitionError
     from runtime.errors import InterpreterError
 
-    return isinstance(error, OnnxImportError | InterpreterError)
+    return isinstance(error, OnnxImportError | InterpreterError | PartitionError)
 
 
 def _numpy_dtype(value: Any) -> np.dtype:
@@ -174,9 +177,43 @@ class LoadedNet:
         """Print the sima IR of the net (weights elided unless `print_weights`)."""
         print(self.ir_text(print_weights=print_weights), end="")
 
+    def list_nodes(self) -> list[NodeRow]:
+        """Every node of the net as quantization will name and place it.
+
+        One row per op, in order: (name, op, target, precision), e.g.
+        `NodeRow(name='MLA_0/conv2d_add_relu_0', kind='sima.conv2d',
+        target='MLA', precision='float32')`. The names are those that
+        `with_custom_quantization_configs` and `with_unquantized_nodes` take;
+        precision is "float32" until the net is quantized.
+        """
+        from passes.name_nodes import node_rows
+
+        return list(node_rows(self._named_module))
+
+    def print_nodes(self) -> None:
+        """Print `list_nodes()` as a table."""
+        print(format_node_table(self.list_nodes()), end="")
+
+    @functools.cached_property
+    def _named_module(self) -> ModuleOp:
+        """A copy of the module through fuse-activations, partition and name-nodes."""
+        from passes.partition import partition_and_name
+
+        named = self.module.clone()
+        partition_and_name(named)
+        return named
+
     def __repr__(self) -> str:
         inputs = ", ".join(f"{n}: {list(s)} {d}" for n, (s, d) in self.input_types.items())
         return f"LoadedNet({self.name!r}, inputs {{{inputs}}}, outputs {self.output_names})"
+
+
+def format_node_table(rows: list[NodeRow]) -> str:
+    """`rows` as a text table with a header, one line per node."""
+    header = ("node", "op", "target", "precision")
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *rows)]
+    return "\n".join(lines) + "\n"
 
 
 def _result_names(function) -> list[str]:

@@ -66,6 +66,20 @@ def scalar(value: float, dtype: np.dtype) -> np.generic:
     return dtype.type(value)
 
 
+def fused_activation(op: Operation, dtype: np.dtype) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The clamp `act_min` / `act_max` fused into a conv2d, conv2d_transpose or
+    dense, as an in-place function of the op's freshly computed result (None
+    when the op clamps nothing). It computes exactly what a separate relu or
+    clip kernel would, so fusing never changes a float result."""
+    low, high = op.activation_bounds()
+    if low == -np.inf and high == np.inf:
+        return None
+    low_value, high_value = scalar(low, dtype), scalar(high, dtype)
+    if high == np.inf:
+        return lambda y: np.maximum(y, low_value, out=y)
+    return lambda y: np.clip(y, low_value, high_value, out=y)
+
+
 def lowest(dtype: np.dtype) -> np.generic:
     """The value that never wins a max: -inf for floats, the minimum for integers."""
     dtype = np.dtype(dtype)

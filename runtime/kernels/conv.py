@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from runtime.kernels.base import Kernel, PreparedWeight, ints, numpy_dtype, static_shape
+from runtime.kernels.base import Kernel, PreparedWeight, fused_activation, ints, numpy_dtype, static_shape
 from runtime.kernels.windows import output_size, pad_spatial, patches, taps
 from sima_dialect import ops
 
@@ -44,16 +44,22 @@ def build_conv2d(op: ops.Conv2DOp) -> Kernel:
         conv = _depthwise(strides, pads, dilations, groups, static_shape(op.output)[2], dtype)
     else:
         conv = _grouped(strides, pads, dilations, groups, dtype)
-    if not has_bias:
+    activation = fused_activation(op, dtype)
+    if not has_bias and activation is None:
         return conv
     prepared_bias = PreparedWeight(lambda b: b.astype(dtype, copy=False))
 
-    def conv_bias(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-        y = conv(x, w)
-        y += prepared_bias(b)
+    def conv_bias_activation(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        y = conv(x, w)  # a fresh array: the bias and clamp go in place
+        if b is not None:
+            y += prepared_bias(b)
+        if activation is not None:
+            activation(y)
         return y
 
-    return conv_bias
+    if has_bias:
+        return conv_bias_activation
+    return lambda x, w: conv_bias_activation(x, w)
 
 
 def _out_hw(x_shape, kernel, strides, pads, dilations) -> tuple[int, int]:
@@ -217,6 +223,7 @@ def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
     dtype = numpy_dtype(op.output)
     _, oh, ow, c_out = static_shape(op.output)
     prepared_bias = PreparedWeight(lambda b: b.astype(dtype, copy=False))
+    activation = fused_activation(op, dtype)
 
     def tap_matrices(w: np.ndarray) -> np.ndarray:
         kh, kw, c_in, per_group = w.shape
@@ -270,6 +277,8 @@ def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
                     out[:, first_row::sh, first_col::sw] = phase
         if bias is not None:
             out += prepared_bias(bias)
+        if activation is not None:
+            activation(out)
         return out
 
     if op.bias is not None:

@@ -185,6 +185,32 @@ func.func @relu6(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
 
 // -----
 
+// The same after fuse-activations: a fused relu6 (act_max = 6) blocks the pair,
+// a fused relu (act_min = 0 only) does not.
+// CHECK-LABEL: func.func @fused_relu6
+// CHECK-NOT:     .cle
+// CHECK:         func.return
+func.func @fused_relu6(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %w1 = sima.constant #sima.ndarray<"w1", tensor<2x2xf32>, "0x000080400000803F00000040000080BF">
+  %w2 = sima.constant #sima.ndarray<"w2", tensor<2x2xf32>, "0x0000803F000000BF0000804000000040">
+  %0 = sima.dense %x, %w1 {act_min = 0.0 : f32, act_max = 6.0 : f32} : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  %1 = sima.dense %0, %w2 : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  func.return %1 : tensor<1x2xf32>
+}
+// CHECK-LABEL: func.func @fused_relu
+// CHECK:         "w1.cle"
+// CHECK:         sima.dense %x, %{{.*}} {act_min = 0.000000e+00 : f32}
+// CHECK:         "w2.cle"
+func.func @fused_relu(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+  %w1 = sima.constant #sima.ndarray<"w1", tensor<2x2xf32>, "0x000080400000803F00000040000080BF">
+  %w2 = sima.constant #sima.ndarray<"w2", tensor<2x2xf32>, "0x0000803F000000BF0000804000000040">
+  %0 = sima.dense %x, %w1 {act_min = 0.0 : f32} : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  %1 = sima.dense %0, %w2 : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  func.return %1 : tensor<1x2xf32>
+}
+
+// -----
+
 // Not touched: hard_swish (MobileNetV3) and sigmoid are not homogeneous.
 // CHECK-LABEL: func.func @not_homogeneous
 // CHECK-NOT:     .cle
