@@ -61,10 +61,15 @@ def spread(r: np.ndarray) -> float:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chain_specs())
 def test_equalization_keeps_the_float_function(spec) -> None:
+    """Equal up to the chain's own float32 rounding noise: outlier channels spread
+    over three decades make the rounding of a rescaled weight show at the output
+    well above a fixed relative tolerance, so the bound is measured, not guessed."""
     module, sample = build_chain(spec)
-    before = run(module, [sample])
+    before = [run(module, [sample])]
+    noise = rounding_noise(module, [sample], before)
     equalize(module)
-    assert_same_function(run(module, [sample]), before)
+    difference, bound = within_rounding_noise([run(module, [sample])], before, noise)
+    assert difference <= bound, f"output changed by {difference:.3e}, rounding noise bound {bound:.3e}"
 
 
 @settings(max_examples=60, deadline=None)

@@ -64,13 +64,17 @@ def consumer_ranges(module) -> dict[str, np.ndarray]:
 @settings(max_examples=60, deadline=None)
 @given(chain_specs(layer_norm=True), st.sampled_from((0.0, 0.3, 0.5, 0.8, 1.0)))
 def test_smoothing_keeps_the_float_function(spec, alpha) -> None:
+    """Equal up to the chain's own float32 rounding noise (measured, as for
+    equalization: outlier channels make a fixed relative tolerance meaningless)."""
     module, inputs, _ = calibrated(spec)
     fresh = random_input(module, np.random.default_rng(spec["seed"] + 2))
-    before = [run(module, [x]) for x in (*inputs, fresh)]
+    samples = (*inputs, fresh)
+    before = [run(module, [x]) for x in samples]
+    noise = rounding_noise(module, samples, before)
     SmoothQuantPass(alpha=alpha).apply(Context(), module)
     module.verify()
-    for x, expected in zip((*inputs, fresh), before):
-        assert_same_function(run(module, [x]), expected)
+    difference, bound = within_rounding_noise([run(module, [x]) for x in samples], before, noise)
+    assert difference <= bound, f"output changed by {difference:.3e}, rounding noise bound {bound:.3e}"
 
 
 @settings(max_examples=60, deadline=None)

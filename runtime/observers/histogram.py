@@ -117,10 +117,26 @@ class StreamingHistogram:
         if self.total:
             lo, hi = min(lo, self.min_val), max(hi, self.max_val)
         self._regrid(lo, hi)
-        index = grid_index(values, self.exponent) - self.start
-        self.counts += np.bincount(index, minlength=self.num_bins)
+        self.counts += np.bincount(self._bin_indices(values), minlength=self.num_bins)
         self.zero_count += int(np.count_nonzero(values == 0))
         self.total += int(values.size)
+
+    def _bin_indices(self, values: np.ndarray) -> np.ndarray:
+        """Each value's bin, counted from `start` (the hot path of calibration).
+
+        When the scale 2**-exponent is at least 1 and representable in the
+        values' own float type, multiplying by it is exact and cannot underflow,
+        so floor(v * scale) is the grid index without `grid_index`'s float64
+        round trip and sign fix-up (about ten times faster on float32).
+        """
+        finfo = np.finfo(values.dtype) if values.dtype in (np.float32, np.float64) else None
+        if finfo is None or not finfo.minexp < self.exponent <= 0:
+            return grid_index(values, self.exponent) - self.start
+        scaled = values * values.dtype.type(math.ldexp(1.0, -self.exponent))
+        np.floor(scaled, out=scaled)
+        index = scaled.astype(np.int64)
+        index -= self.start
+        return index
 
     def merge(self, other: "StreamingHistogram") -> None:
         if other.num_bins != self.num_bins:
@@ -148,7 +164,7 @@ class StreamingHistogram:
         """Move to the grid of the data range [lo, hi] (which contains the old one)."""
         exponent = fit_exponent(lo, hi, self.num_bins)
         start = int(grid_index(np.array([lo]), exponent)[0])
-        if self.total:
+        if self.total and (exponent, start) != (self.exponent, self.start):
             self.counts = self._counts_on(exponent, start)
         self.exponent, self.start = exponent, start
         self.min_val, self.max_val = lo, hi
