@@ -4,9 +4,10 @@ on each `sima.observe`, the statistics its observer gathered.
     observe_ops = calibrate(module, samples)   # module now carries `stats` on every observe
 
 Each observe op's `method` dictionary names its observer kind and parameters
-(`runtime.observers.OBSERVER_KINDS[name](**params)`). Besides the method's
-statistics, every observer also keeps the largest |x| per channel of the last
-axis (`channel_absmax`, what SmoothQuant needs); the memory of both is
+(`runtime.observers.OBSERVER_KINDS[name](**params)`). With
+`channel_statistics=True` every observer also keeps the largest |x| per channel
+of the last axis (`channel_absmax`, what SmoothQuant needs; it costs a third of
+a histogram update, so it is off unless asked for). The memory of both is
 independent of the number of samples.
 
 This is the one step of the calibration flow that reads data; inserting
@@ -33,13 +34,14 @@ from sima_dialect.plain_data import from_attribute, to_attribute
 class _TensorStatistics:
     """The method's observer plus the per-channel absolute maximum of one tensor."""
 
-    def __init__(self, observer: Observer):
+    def __init__(self, observer: Observer, per_channel: bool):
         self.observer = observer
+        self.per_channel = per_channel
         self.channel_absmax: np.ndarray | None = None
 
     def update(self, array: np.ndarray) -> None:
         self.observer.update(array)
-        if array.ndim and array.size:
+        if self.per_channel and array.ndim and array.size:
             rows = array.reshape(-1, array.shape[-1])
             # max(|min|, |max|) per channel: two reductions, no |x| copy of the tensor
             absmax = np.maximum(rows.max(axis=0), -rows.min(axis=0)).astype(np.float64)
@@ -69,6 +71,7 @@ def calibrate(
     samples: Iterable[Mapping[str, Any]],
     *,
     progress: bool | None = None,
+    channel_statistics: bool = False,
 ) -> list[ObserveOp]:
     """Run `samples` (an iterable of {input name: array}, read once) through the
     float `module` and store each observe op's statistics in its `stats`.
@@ -77,7 +80,7 @@ def calibrate(
     or the observed tensor (e.g. NaN produced inside the model).
     """
     observes = [op for op in module.walk() if isinstance(op, ObserveOp)]
-    statistics = {op.key.data: _TensorStatistics(observer_for(op)) for op in observes}
+    statistics = {op.key.data: _TensorStatistics(observer_for(op), channel_statistics) for op in observes}
     current_sample = [0]
 
     def on_observe(key: str, array: np.ndarray) -> None:

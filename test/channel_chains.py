@@ -114,7 +114,7 @@ def record_channel_absmax(module: ModuleOp, samples: Sequence[np.ndarray]) -> di
 
     function = next(op for op in module.body.ops if isinstance(op, FuncOp))
     name = Interpreter(function).input_names[0]
-    observes = calibrate(module, [{name: sample} for sample in samples], progress=False)
+    observes = calibrate(module, [{name: sample} for sample in samples], progress=False, channel_statistics=True)
     return {op.key.data: np.asarray(from_attribute(op.stats.data[CHANNEL_ABSMAX_KEY])) for op in observes}
 
 

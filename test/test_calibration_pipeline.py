@@ -67,9 +67,11 @@ def _observes(module) -> dict[str, ObserveOp]:
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
 def test_recorded_statistics_are_the_observers_of_the_float_tensors(method):
     samples = _samples(5)
-    config = dataclasses.replace(default_quantization, calibration_method=method)
     module = parse_module(MODEL)
-    calibrated = calibrate_module(module, samples, config, progress=False)
+    calibrated = module.clone()
+    insert_observers_pass(method).apply(sima_context(), calibrated)
+    calibrate(calibrated, samples, progress=False, channel_statistics=True)
+    SelectScalesPass(bits=8, asymmetric=True).apply(sima_context(), calibrated)
 
     observes = _observes(calibrated)
     assert set(observes) == {"image", "conv", "relu"}
@@ -90,6 +92,11 @@ def test_recorded_statistics_are_the_observers_of_the_float_tensors(method):
         assert (127 - op.quant.zero_point_value) * step >= hi - step
     # The input module is untouched.
     assert not _observes(module)
+
+
+def test_channel_statistics_only_when_asked():
+    calibrated = calibrate_module(parse_module(MODEL), _samples(2), default_quantization, progress=False)
+    assert all(CHANNEL_ABSMAX_KEY not in from_attribute(op.stats) for op in _observes(calibrated).values())
 
 
 def test_scales_come_from_the_ir_alone():

@@ -45,7 +45,8 @@ def calibrate_module(
     ctx = sima_context()
     calibrated = module.clone()
     insert_observers_pass(config.calibration_method).apply(ctx, calibrated)
-    calibrate(calibrated, calibration_data, progress=progress)
+    # per-channel maxima only feed SmoothQuant
+    calibrate(calibrated, calibration_data, progress=progress, channel_statistics=config.smooth_quant)
     scheme = config.activation_quantization_scheme
     if not scheme.bf16:
         SelectScalesPass(bits=scheme.bits, asymmetric=scheme.asymmetric).apply(ctx, calibrated)
