@@ -81,4 +81,9 @@ KERNELS: dict[type, KernelBuilder] = {
     ObserveOp: stateless(lambda array: None),
 }
 
+# the quantized ops' bit-exact kernels (imported last: they build on the modules above)
+from runtime.integer_kernels import INTEGER_KERNELS  # noqa: E402
+
+KERNELS.update(INTEGER_KERNELS)
+
 __all__ = ["KERNELS", "Kernel", "KernelBuilder", "stateless"]

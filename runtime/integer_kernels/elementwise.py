@@ -1,0 +1,36 @@
+"""Kernels of the quantized elementwise ops: qadd, qsub, qmul (broadcast) and lut."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from runtime.integer_arithmetic import add_integers, lookup, multiply_integers
+from runtime.integer_kernels.boundary import quantized_element, scalar_type
+from runtime.kernels.base import Kernel
+from sima_dialect import quantized_ops as q
+
+
+def build_qadd_qsub(op: q.QAddOp | q.QSubOp) -> Kernel:
+    lhs_rescale, rhs_rescale = op.input_rescales()
+    left_shift, requantization, output_type = op.left_shift.value.data, op.requantization(), scalar_type(op.output)
+    subtract = op.SUBTRACT
+
+    def qadd(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        return add_integers(lhs, rhs, lhs_rescale, rhs_rescale, left_shift, requantization, output_type, subtract=subtract)
+
+    return qadd
+
+
+def build_qmul(op: q.QMulOp) -> Kernel:
+    lhs_zero_point = quantized_element(op.lhs).zero_point_value
+    rhs_zero_point = quantized_element(op.rhs).zero_point_value
+    left_shift, requantization, output_type = op.left_shift.value.data, op.requantization(), scalar_type(op.output)
+
+    def qmul(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        return multiply_integers(lhs, lhs_zero_point, rhs, rhs_zero_point, left_shift, requantization, output_type)
+
+    return qmul
+
+
+def build_lut(op: q.LutOp) -> Kernel:
+    return lookup
