@@ -34,6 +34,7 @@ _REGISTRY: dict[str, Callable[[], type[ModulePass]]] = {
     "name-nodes": _lazy("name_nodes", "NameNodesPass"),
     "insert-observers": _lazy("insert_observers", "InsertObserversPass"),
     "select-scales": _lazy("select_scales", "SelectScalesPass"),
+    "quantize": _lazy("quantize", "QuantizePass"),
 }
 
 
