@@ -19,8 +19,8 @@ import functools
 import io
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
@@ -31,6 +31,10 @@ from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.load.importers.general_importer import ImporterParams, ModelFormat
 from passes.name_nodes import NodeRow
 from sima_dialect.weights import print_weights_in_full
+
+if TYPE_CHECKING:
+    from afe.apis.defines import QuantizationParams
+    from afe.apis.model import Model
 
 # The inputs of one execution: input name -> array.
 InputValues = Mapping[str, np.ndarray]
@@ -52,8 +56,14 @@ def api_call(func_type: ExceptionFuncType, log_level: int | None) -> Iterator[No
         logger.setLevel(log_level)
     try:
         yield
-    except UserFacingException:
-        raise
+    except UserFacingException as error:
+        if error.func_type is not None:
+            raise
+        # raised by a layer that does not know which API call it serves
+        wrapped = UserFacingException(error.message, func_type)
+        if verbose_error_messages_enabled():
+            raise wrapped from error
+        raise wrapped from None
     except Exception as error:
         expected = _is_expected(error)
         message = str(error) if expected else f"internal error ({type(error).__name__}: {error})"
@@ -68,9 +78,10 @@ def api_call(func_type: ExceptionFuncType, log_level: int | None) -> Iterator[No
 def _is_expected(error: Exception) -> bool:
     from lowering.onnx_graph import OnnxImportError
     from passes.partition import PartitionError
+    from passes.select_scales import SelectScalesError
     from runtime.errors import InterpreterError
 
-    return isinstance(error, OnnxImportError | InterpreterError | PartitionError)
+    return isinstance(error, OnnxImportError | InterpreterError | PartitionError | SelectScalesError)
 
 
 def _numpy_dtype(value: Any) -> np.dtype:
@@ -138,31 +149,59 @@ class LoadedNet:
             [N, H, W, C].
         """
         with api_call(ExceptionFuncType.LOADED_NET_EXECUTE, log_level):
-            feeds = self._checked_inputs(inputs)
+            feeds = check_inputs(inputs, self.input_types, ExceptionFuncType.LOADED_NET_EXECUTE)
             return self._interpreter.run(feeds)
 
-    def _checked_inputs(self, inputs: InputValues) -> dict[str, np.ndarray]:
-        def fail(message: str) -> UserFacingException:
-            return UserFacingException(message, ExceptionFuncType.LOADED_NET_EXECUTE)
+    # -- quantization ---------------------------------------------------------------
 
-        if not isinstance(inputs, Mapping):
-            raise fail(f"inputs must be a dict from input name to array, got {type(inputs).__name__}; inputs are {self.input_names}")
-        unknown = [name for name in inputs if name not in self.input_types]
-        if unknown:
-            raise fail(f"unknown input{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}; the model's inputs are {self.input_names}")
-        feeds = {}
-        for name, (shape, dtype) in self.input_types.items():
-            expected = f"expected shape {list(shape)} ({'NHWC' if len(shape) == 4 else 'as in the model'}) and dtype {dtype}"
-            if name not in inputs:
-                raise fail(f"input '{name}' is missing: {expected}")
-            value = inputs[name]
-            if not isinstance(value, np.ndarray | np.generic):
-                raise fail(f"input '{name}' must be a NumPy array, got {type(value).__name__}: {expected}")
-            value = np.asarray(value)
-            if tuple(value.shape) != tuple(shape) or value.dtype != dtype:
-                raise fail(f"input '{name}' has shape {list(value.shape)} and dtype {value.dtype}: {expected}")
-            feeds[name] = value
-        return feeds
+    def quantize(
+        self,
+        calibration_data: Iterable[InputValues],
+        quantization_config: QuantizationParams,
+        *,
+        arm_only: bool = False,
+        simulated_arm: bool | None = False,
+        model_name: str | None = None,
+        log_level: int | None = logging.NOTSET,
+    ) -> Model:
+        """Calibrate on `calibration_data` and quantize: a `Model` (seed 003).
+
+        Args:
+            calibration_data: an iterable of {input name: array} samples
+                (4-D inputs NHWC; a leading batch dimension of 1 may be left
+                out), read once, with a progress bar on a terminal.
+            quantization_config: a `QuantizationParams` (`default_quantization`,
+                `int16_quantization` or one built from them). Node names in
+                `with_unquantized_nodes` and `with_custom_quantization_configs`
+                are those of `list_nodes()`.
+            arm_only: no calibration and no quantization: every op runs in
+                float on the APU (`calibration_data` is not read).
+            simulated_arm: accepted for compatibility; it changes nothing
+                (the seed says: leave at the default).
+            model_name: the model's name (default: the loaded net's name).
+            log_level: the logging level for this call.
+
+        The net itself is left unchanged. Every problem (a wrong config, an
+        unknown node name, a bad sample) raises UserFacingException.
+        """
+        with api_call(ExceptionFuncType.LOADED_NET_QUANTIZE, log_level):
+            from afe.apis.model import Model
+            from afe.core.quantize_pipeline import arm_only_module, partitioned_float_module, quantize_float_module
+
+            config = _checked_quantization_config(quantization_config)
+            for option, value in (("arm_only", arm_only), ("simulated_arm", simulated_arm)):
+                if not isinstance(value, bool | np.bool_) and not (option == "simulated_arm" and value is None):
+                    raise UserFacingException(f"{option} must be True or False, got {value!r}", ExceptionFuncType.LOADED_NET_QUANTIZE)
+            if model_name is not None and (not isinstance(model_name, str) or not model_name):
+                raise UserFacingException(f"model_name must be a non-empty string, got {model_name!r}", ExceptionFuncType.LOADED_NET_QUANTIZE)
+            name = self.name if model_name is None else model_name
+            if arm_only:
+                logger.info("arm_only: no calibration, no quantization; every op runs on the APU")
+                module = arm_only_module(self.module)
+                return Model(module, name=name, float_reference=partitioned_float_module(self.module), config=config, arm_only=True)
+            logger.info("quantizing %s", name)
+            result = quantize_float_module(self.module, calibration_data, config)
+            return Model(result.quantized, name=name, float_reference=result.float_reference, config=result.config)
 
     # -- inspection -----------------------------------------------------------------
 
@@ -206,6 +245,48 @@ class LoadedNet:
     def __repr__(self) -> str:
         inputs = ", ".join(f"{n}: {list(s)} {d}" for n, (s, d) in self.input_types.items())
         return f"LoadedNet({self.name!r}, inputs {{{inputs}}}, outputs {self.output_names})"
+
+
+def check_inputs(
+    inputs: InputValues, input_types: Mapping[str, tuple[tuple[int, ...], np.dtype]], func_type: ExceptionFuncType
+) -> dict[str, np.ndarray]:
+    """`inputs` checked against `input_types` (name -> (shape, dtype)) as `execute` takes them:
+    a dict holding every input, each a NumPy array of exactly that shape and dtype."""
+
+    def fail(message: str) -> UserFacingException:
+        return UserFacingException(message, func_type)
+
+    names = list(input_types)
+    if not isinstance(inputs, Mapping):
+        raise fail(f"inputs must be a dict from input name to array, got {type(inputs).__name__}; inputs are {names}")
+    unknown = [name for name in inputs if name not in input_types]
+    if unknown:
+        raise fail(f"unknown input{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}; the model's inputs are {names}")
+    feeds = {}
+    for name, (shape, dtype) in input_types.items():
+        expected = f"expected shape {list(shape)} ({'NHWC' if len(shape) == 4 else 'as in the model'}) and dtype {dtype}"
+        if name not in inputs:
+            raise fail(f"input '{name}' is missing: {expected}")
+        value = inputs[name]
+        if not isinstance(value, np.ndarray | np.generic):
+            raise fail(f"input '{name}' must be a NumPy array, got {type(value).__name__}: {expected}")
+        value = np.asarray(value)
+        if tuple(value.shape) != tuple(shape) or value.dtype != dtype:
+            raise fail(f"input '{name}' has shape {list(value.shape)} and dtype {value.dtype}: {expected}")
+        feeds[name] = value
+    return feeds
+
+
+def _checked_quantization_config(config: Any) -> QuantizationParams:
+    from afe.apis.defines import QuantizationParams
+
+    if not isinstance(config, QuantizationParams):
+        raise UserFacingException(
+            f"quantization_config must be a QuantizationParams, e.g. default_quantization or "
+            f"int16_quantization, got {type(config).__name__}",
+            ExceptionFuncType.LOADED_NET_QUANTIZE,
+        )
+    return config
 
 
 def format_node_table(rows: list[NodeRow]) -> str:

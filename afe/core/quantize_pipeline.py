@@ -1,0 +1,195 @@
+"""The quantization flow behind `LoadedNet.quantize`, from a float module to a quantized one:
+
+    copy of the float module
+      -> partition_and_name(config.node_names)   targets and seed-style node names: the float reference
+      -> check the per-node options               custom_quantization_configs, before any data is read
+      -> calibrate_module                         observers, calibration data, scales
+      -> quantize_module                          MLA ops -> integer ops (passes/quantize.py), per-node
+                                                  int16 / int8 widths and int32 outputs included
+
+`quantize_float_module` runs it; `arm_only_module` is the `arm_only=True`
+variant: nothing calibrated or quantized, every op on the APU, in float.
+
+Node names in `custom_quantization_configs` are those `list_nodes()` shows.
+With `with_unquantized_nodes` some region prefixes change (forcing a node to
+the APU splits its MLA region), so a name is also accepted as the node had it
+without the forced nodes, as `partition` accepts them; the config handed to
+`quantize_module` names every node as the quantized module does.
+
+The per-node options are checked here, before any data is read: every name
+must be a node, options apply to MLA nodes only, and `output_int32` (seed 003:
+"INT32 Quantization for Final MLA Layer") to a conv2d / dense whose output
+leaves the MLA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.func import ReturnOp
+from xdsl.ir import SSAValue
+
+from afe.apis.defines import QuantizationParams
+from afe.apis.errors import ExceptionFuncType, UserFacingException
+from afe.core.calibration_pipeline import calibrate_module
+from afe.core.configs import QuantizationPrecision
+from passes.name_nodes import functions_of, named_ops
+from passes.partition import MLA, PartitionError, partition_and_name
+from passes.quantize import quantize_module
+from sima_dialect import ops
+from sima_dialect.calibration_ops import ObserveOp
+
+CUSTOM_OPTION = "custom_quantization_configs"
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantizedModules:
+    """What quantization produces: the quantized module, the float module it
+    came from (partitioned and named: same node names), and the config with
+    every node name as the quantized module has it."""
+
+    quantized: ModuleOp
+    float_reference: ModuleOp
+    config: QuantizationParams
+
+
+def _error(message: str) -> UserFacingException:
+    return UserFacingException(message, ExceptionFuncType.LOADED_NET_QUANTIZE)
+
+
+def _all_named_ops(module: ModuleOp) -> list[ops.SimaOp]:
+    return [op for function in functions_of(module) for op in named_ops(function)]
+
+
+def partitioned_float_module(module: ModuleOp, unquantized_nodes: Iterable[str] = ()) -> ModuleOp:
+    """A copy of `module` with targets and node names, `unquantized_nodes` forced to the APU."""
+    named = module.clone()
+    try:
+        partition_and_name(named, unquantized_nodes)
+    except PartitionError as error:
+        raise _error(f"node_names (with_unquantized_nodes): {error}") from None
+    return named
+
+
+def arm_only_module(module: ModuleOp) -> ModuleOp:
+    """A copy of the float `module` with every op on the APU (`arm_only=True`): it runs in float."""
+    named = partitioned_float_module(module)
+    every_node = [op.node_name for op in _all_named_ops(named) if op.node_name]
+    partition_and_name(named, every_node)
+    return named
+
+
+# -- per-node options -----------------------------------------------------------------
+
+
+def _ops_by_name(float_reference: ModuleOp, original: ModuleOp, config: QuantizationParams) -> dict[str, ops.SimaOp]:
+    """Every name a node answers to: its name, and with forced unquantized nodes
+    also the name it has without them (the same op, in the same order)."""
+    final = _all_named_ops(float_reference)
+    names: dict[str, ops.SimaOp] = {op.node_name: op for op in final if op.node_name}
+    if config.node_names:
+        plain = _all_named_ops(partitioned_float_module(original))
+        if len(plain) == len(final):
+            for before, op in zip(plain, final):
+                if before.node_name:
+                    names.setdefault(before.node_name, op)
+    return names
+
+
+def _unknown_nodes_error(unknown: list[str], known: Iterable[str]) -> UserFacingException:
+    known = sorted(set(known))
+    problems = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f"closest: {', '.join(repr(c) for c in close)}" if close else "no similar name; see list_nodes()"
+        problems.append(f"no node named '{name}' ({hint})")
+    return _error(f"{CUSTOM_OPTION}: {'; '.join(problems)}")
+
+
+def _is_mla(op: ops.SimaOp) -> bool:
+    return op.target_name == MLA
+
+
+def _leaves_the_mla(value: SSAValue) -> bool:
+    """Whether every reader of `value` is outside the MLA (an APU / CVU op or the function's return)."""
+    for use in value.uses:
+        reader = use.operation
+        if isinstance(reader, ops.SimaOp) and not isinstance(reader, ops.ConstantOp) and _is_mla(reader):
+            return False
+        if not isinstance(reader, ops.SimaOp | ReturnOp | ObserveOp):
+            return False
+    return True
+
+
+def _check_node_options(name: str, op: ops.SimaOp, options: Mapping[str, Any], config: QuantizationParams) -> None:
+    where = f"{CUSTOM_OPTION}: node '{name}'"
+    if not _is_mla(op):
+        raise _error(
+            f"{where} runs in float on the {op.target_name} and is not quantized, so its options "
+            f"{sorted(options)} do not apply; give options to MLA nodes (see list_nodes())"
+        )
+    precision = options.get("quantization_precision")
+    if precision is QuantizationPrecision.BFLOAT_16 and not config.activation_quantization_scheme.bf16:
+        raise _error(f"{where}: bfloat16 precision for single nodes of an integer model is not supported yet; use INT_8 or INT_16")
+    if options.get("output_int32"):
+        if not isinstance(op, ops.Conv2DOp | ops.DenseOp):
+            raise _error(f"{where}: output_int32 applies to a convolution or dense node, this one is {op.name}")
+        if not _leaves_the_mla(op.output):
+            readers = sorted(
+                use.operation.node_name or use.operation.name
+                for use in op.output.uses
+                if isinstance(use.operation, ops.SimaOp) and _is_mla(use.operation)
+            )
+            raise _error(
+                f"{where}: output_int32 is for the final MLA layer, but its output feeds MLA node(s) "
+                f"{', '.join(readers)}; choose the last convolution of the MLA region, or leave its "
+                "readers unquantized (with_unquantized_nodes)"
+            )
+
+
+def resolve_custom_configs(
+    float_reference: ModuleOp, original: ModuleOp, config: QuantizationParams
+) -> QuantizationParams:
+    """`config` with its custom node names checked and renamed to the nodes' names
+    in `float_reference`. Unknown names, options on unquantized nodes and an
+    int32 output that does not leave the MLA raise UserFacingException."""
+    custom = config.custom_quantization_configs
+    if not custom:
+        return config
+    by_name = _ops_by_name(float_reference, original, config)
+    unknown = [name for name in custom if name not in by_name]
+    if unknown:
+        raise _unknown_nodes_error(unknown, by_name)
+    resolved: dict[str, dict[str, Any]] = {}
+    for name, options in custom.items():
+        op = by_name[name]
+        _check_node_options(name, op, options, config)
+        final = op.node_name or name
+        if final in resolved and resolved[final] != dict(options):
+            raise _error(f"{CUSTOM_OPTION}: node '{final}' is given twice, with different options")
+        resolved[final] = dict(options)
+    return dataclasses.replace(config, custom_quantization_configs=resolved)
+
+
+# -- the flow -------------------------------------------------------------------------
+
+
+def quantize_float_module(
+    module: ModuleOp,
+    calibration_data: Iterable[Mapping[str, Any]],
+    config: QuantizationParams,
+    *,
+    progress: bool | None = None,
+) -> QuantizedModules:
+    """Quantize a copy of the float `module` (left untouched) with `config`,
+    calibrating on `calibration_data` (an iterable of {input name: array}, read
+    once, with a progress bar on a terminal unless `progress` says otherwise)."""
+    float_reference = partitioned_float_module(module, config.node_names)
+    resolved = resolve_custom_configs(float_reference, module, config)
+    calibrated = calibrate_module(float_reference, calibration_data, resolved, progress=progress)
+    quantized = quantize_module(calibrated, resolved)
+    return QuantizedModules(quantized=quantized, float_reference=float_reference, config=resolved)
