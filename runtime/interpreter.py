@@ -11,14 +11,21 @@ freed as soon as they are dead. Pure ops whose operands are all constants
 time; their results are cached, read-only, with the constants. Pure ops whose
 results nobody reads are dropped. `run` then only binds the inputs and calls
 the kernels in order.
+
+The first run with given input shapes checks every kernel's results against
+the IR's result types; later runs with the same shapes skip the checks (a
+kernel's result types depend only on its operands' shapes and dtypes, which
+the inputs' shapes determine), so a small model is not slowed by per-op
+bookkeeping.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -101,6 +108,22 @@ class _Step:
     expected: tuple[TensorSpec, ...]
     free: tuple[int, ...]
     where: str
+
+    def unchecked(self) -> _UncheckedStep:
+        """The step as the fast loop of `Interpreter.run` takes it."""
+        operands = self.operands
+        gather = None if len(operands) == 1 else itemgetter(*operands) if operands else _no_operands
+        result: int | tuple[int, ...] = self.results[0] if len(self.results) == 1 else self.results
+        return self.kernel, gather, operands[0] if len(operands) == 1 else -1, result, self.free, self.where
+
+
+# (kernel, operand gatherer or None for a single operand, that operand's slot,
+# result slot (an int) or slots (a tuple), slots to free, where)
+_UncheckedStep = tuple[Any, Callable[[list], tuple] | None, int, int | tuple[int, ...], tuple[int, ...], str]
+
+
+def _no_operands(env: list) -> tuple:
+    return ()
 
 
 @functools.cache
@@ -191,6 +214,12 @@ class Interpreter:
         self._constants = constants
         self._slot_count = len(slots)
         self._steps = self._with_frees(steps, constants)
+        self._unchecked_steps = [step.unchecked() for step in self._steps]
+        self._initial_env: list[Any] = [None] * self._slot_count
+        for slot, value in constants.items():
+            self._initial_env[slot] = value
+        # input shapes with which a run has checked every kernel's results
+        self._checked_shapes: set[tuple[tuple[int, ...], ...]] = set()
 
     def _live_ops(self, body: list[Operation]) -> set[Operation]:
         """Ops whose results are needed, or that have effects (are not Pure)."""
@@ -245,28 +274,17 @@ class Interpreter:
 
     def run(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
         """Execute the function; one array per func.return operand."""
-        env: list[Any] = [None] * self._slot_count
-        for slot, value in self._constants.items():
+        env = self._initial_env.copy()
+        bound = self._bind(inputs)
+        for slot, value in zip(self._arg_slots, bound):
             env[slot] = value
-        for slot, value in zip(self._arg_slots, self._bind(inputs)):
-            env[slot] = value
+        shapes = tuple(value.shape for value in bound)
         with np.errstate(all="ignore"), self._blas_limit():  # ONNX semantics: inf and nan, not warnings
-            for step in self._steps:
-                try:
-                    produced = step.kernel(*[env[s] for s in step.operands])
-                except InterpreterError:
-                    raise
-                except Exception as error:
-                    raise KernelError(f"{step.where} failed: {error}") from error
-                results = step.results
-                if len(results) == 1:
-                    values = _checked([produced], step.expected, step.where)
-                else:
-                    values = _checked([] if produced is None else list(produced), step.expected, step.where)
-                for slot, value in zip(results, values):
-                    env[slot] = value
-                for slot in step.free:
-                    env[slot] = None
+            if shapes in self._checked_shapes:
+                self._run_unchecked(env)
+            else:
+                self._run_checked(env)
+                self._checked_shapes.add(shapes)
         outputs: list[np.ndarray] = []
         for slot in self._output_slots:
             array = env[slot]
@@ -275,6 +293,45 @@ class Interpreter:
                 array = array.copy()
             outputs.append(array)
         return outputs
+
+    def _run_checked(self, env: list[Any]) -> None:
+        """Run the plan, checking every kernel's results against the op's result types."""
+        for step in self._steps:
+            try:
+                produced = step.kernel(*[env[s] for s in step.operands])
+            except InterpreterError:
+                raise
+            except Exception as error:
+                raise KernelError(f"{step.where} failed: {error}") from error
+            results = step.results
+            if len(results) == 1:
+                values = _checked([produced], step.expected, step.where)
+            else:
+                values = _checked([] if produced is None else list(produced), step.expected, step.where)
+            for slot, value in zip(results, values):
+                env[slot] = value
+            for slot in step.free:
+                env[slot] = None
+
+    def _run_unchecked(self, env: list[Any]) -> None:
+        """Run the plan with as little per-op work as possible (see the module docstring)."""
+        ndarray, asarray = np.ndarray, np.asarray
+        where = ""
+        try:
+            for kernel, gather, operand, result, free, where in self._unchecked_steps:
+                produced = kernel(env[operand]) if gather is None else kernel(*gather(env))
+                if result.__class__ is int:
+                    # kernels may return NumPy scalars for 0-d results
+                    env[result] = produced if produced.__class__ is ndarray else asarray(produced)
+                elif result:
+                    for slot, value in zip(result, produced):
+                        env[slot] = value if value.__class__ is ndarray else asarray(value)
+                for slot in free:
+                    env[slot] = None
+        except InterpreterError:
+            raise
+        except Exception as error:
+            raise KernelError(f"{where} failed: {error}") from error
 
     def _blas_limit(self) -> contextlib.AbstractContextManager:
         if self.blas_threads is None:

@@ -121,12 +121,17 @@ def conv_cases(draw):
 
 
 @settings(max_examples=80, deadline=None)
-@given(conv_cases(), st.booleans())
-def test_conv2d_matches_loop_reference_and_onnxruntime(case, depthwise_by_einsum):
+@given(conv_cases(), st.booleans(), st.booleans())
+def test_conv2d_matches_loop_reference_and_onnxruntime(case, one_column_blocks, skip_padding_rows):
     x, w, b, strides, pads, dilations, groups = case
-    # both depthwise strategies, whatever the channel count
-    threshold = 1 if depthwise_by_einsum else 10**9
-    with mock.patch.object(conv_kernels, "DEPTHWISE_EINSUM_MIN_CHANNELS", threshold):
+    # depthwise: blocks of one output column, or of the whole row, whatever the channel count;
+    # kernel rows that meet only padding skipped wherever there are any, or never
+    block_values = 1 if one_column_blocks else 10**9
+    call_cost = -1 if skip_padding_rows else 10**12
+    with (
+        mock.patch.object(conv_kernels, "DEPTHWISE_BLOCK_VALUES", block_values),
+        mock.patch.object(conv_kernels, "EINSUM_CALL_MULTIPLY_ADDS", call_cost),
+    ):
         got = run_conv2d(x, w, b, strides, pads, dilations, groups)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, conv2d_reference(x, w, b, strides, pads, dilations, groups), rtol=RTOL, atol=ATOL)
@@ -148,14 +153,52 @@ def test_conv2d_in_one_row_bands(monkeypatch, groups, c_group, per_group):
     np.testing.assert_allclose(banded, conv2d_reference(*args), rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("channels,multiplier", [(64, 1), (64, 2), (63, 1), (8, 3)])
-def test_depthwise_on_both_sides_of_the_einsum_threshold(channels, multiplier):
+@pytest.mark.parametrize(
+    "channels,multiplier,width,strides,dilations",
+    [(64, 1, 4, (2, 1), (1, 2)), (64, 2, 4, (2, 1), (1, 2)), (8, 3, 4, (2, 1), (1, 2)),
+     (3, 1, 12, (1, 2), (1, 1)), (5, 1, 13, (1, 3), (1, 2)), (7, 1, 11, (2, 2), (2, 3))],
+)
+def test_depthwise_with_and_without_multiplier_and_column_phases(channels, multiplier, width, strides, dilations):
+    """Multiplier 1 takes one einsum per column phase (column stride > 1 splits
+    the taps by phase; a dilation changes which taps share one); a multiplier
+    > 1 takes the general einsum."""
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((1, 5, 4, channels)).astype(np.float32)
+    x = rng.standard_normal((1, 5, width, channels)).astype(np.float32)
     w = rng.standard_normal((3, 3, 1, channels * multiplier)).astype(np.float32)
     b = rng.standard_normal(channels * multiplier).astype(np.float32)
-    args = (x, w, b, (2, 1), (1, 1, 0, 1), (1, 2), channels)
+    args = (x, w, b, strides, (1, 1, 0, 1), dilations, channels)
     np.testing.assert_allclose(run_conv2d(*args), conv2d_reference(*args), rtol=RTOL, atol=ATOL)
+
+
+def test_depthwise_rows_group_by_the_kernel_rows_that_meet_the_image():
+    # 5x5, pads 2, on 2 rows: output row 0 meets input rows through kernel rows 2-3, row 1 through 1-2
+    assert conv_kernels._row_groups(2, 2, 5, 1, 1, 2, 10**6) == ((0, 1, 2, 4), (1, 2, 1, 3))
+    # 14 rows: the two rows at each edge are groups of their own; the interior is one group
+    assert conv_kernels._row_groups(14, 14, 5, 1, 1, 2, 10**6) == (
+        (0, 1, 2, 5), (1, 2, 1, 5), (2, 12, 0, 5), (12, 13, 0, 4), (13, 14, 0, 3)
+    )
+    # rows whose windows lie wholly in the padding get an empty range of kernel rows
+    assert conv_kernels._row_groups(1, 5, 3, 1, 1, 4, 10**6)[0] == (0, 2, 3, 3)
+    # too little work skipped to pay for the extra calls: one group
+    assert conv_kernels._row_groups(14, 14, 5, 1, 1, 2, 10) == ((0, 14, 0, 5),)
+
+
+def test_depthwise_output_rows_wholly_in_the_padding_are_zero():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 1, 6, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
+    args = (x, w, None, (1, 1), (4, 1, 4, 1), (1, 1), 4)
+    with mock.patch.object(conv_kernels, "EINSUM_CALL_MULTIPLY_ADDS", -1):
+        got = run_conv2d(*args)
+    np.testing.assert_array_equal(got[0, :2], 0)
+    np.testing.assert_allclose(got, conv2d_reference(*args), rtol=RTOL, atol=ATOL)
+
+
+def test_depthwise_column_block_divides_the_output_width():
+    assert conv_kernels._column_block(96, 200, 4096) == 24  # 21 columns hold 4096 values; 24 divides 96
+    assert conv_kernels._column_block(97, 16, 4096) == 97  # a prime width: one block
+    assert conv_kernels._column_block(7, 4096, 4096) == 1
+    assert conv_kernels._column_block(10, 1, 4096) == 10
 
 
 def test_pointwise_conv_with_stride():

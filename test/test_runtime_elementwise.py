@@ -101,6 +101,24 @@ def test_special_values_follow_ieee_without_warnings():
     np.testing.assert_array_equal(sigmoid, [0.0, 1.0])
 
 
+SPECIAL = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, -3.0, 3.0, 2.9999998, -2.9999998, 6e30]
+
+
+@pytest.mark.parametrize("shape", [(12,), (2, 3, 2), (1, 300, 200, 12)], ids=["vector", "small", "past-zero-block"])
+def test_relu_and_hard_swish_give_the_plain_numpy_formulas_bit_for_bit(shape):
+    """relu's max against a cached zero block, hard_swish's in-place steps: the
+    same bits as max(x, 0) and x * clip(x / 6 + 1/2, 0, 1), signed zeros and NaN included."""
+    x = np.resize(np.array(SPECIAL, np.float32), shape)
+    x *= np.resize(np.array([1, -1, 2], np.float32), shape)  # every value with both signs somewhere
+    (relu,) = run_op(ops.ReluOp, [x])
+    (hard_swish,) = run_op(ops.HardSwishOp, [x])
+    with np.errstate(all="ignore"):
+        plain_relu = np.maximum(x, np.float32(0))
+        plain_hard_swish = x * np.clip(x * np.float32(1 / 6) + np.float32(0.5), np.float32(0), np.float32(1))
+    np.testing.assert_array_equal(relu.view(np.uint32), plain_relu.view(np.uint32))
+    np.testing.assert_array_equal(hard_swish.view(np.uint32), plain_hard_swish.view(np.uint32))
+
+
 BINARY = [
     (ops.AddOp, lambda a, b: a + b, "Add"),
     (ops.SubOp, lambda a, b: a - b, "Sub"),

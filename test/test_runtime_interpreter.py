@@ -112,6 +112,41 @@ def test_a_kernel_that_disagrees_with_the_ir_is_caught():
         Interpreter(module, kernels=careless).run(feeds)
 
 
+def test_results_are_checked_on_the_first_run_with_each_input_shape():
+    # a dynamic dimension (no sima op verifies with one, but the interpreter takes it)
+    block = Block(arg_types=[TensorType(f32, [-1])])
+    neg = ops.NegOp.build(operands=[block.args[0]], result_types=[TensorType(f32, [-1])], properties={"node": StringAttr("flip")})
+    block.add_ops([neg, ReturnOp(neg.results[0])])
+    module = ModuleOp([FuncOp("main", ([block.args[0].type], [neg.results[0].type]), Region(block))])
+    # float32 for up to three values, float64 beyond: wrong only for the longer shape
+    careless = {ops.NegOp: lambda op: lambda x: np.negative(x, dtype=np.float32 if x.size <= 3 else np.float64)}
+    interp = Interpreter(module, kernels=careless)
+    short = np.ones(3, np.float32)
+    assert interp.run([short])[0].tolist() == [-1, -1, -1]
+    assert interp.run([short])[0].tolist() == [-1, -1, -1]  # the unchecked plan
+    with pytest.raises(KernelError, match="sima.neg 'flip': its kernel produced float64 \\[4\\]"):
+        interp.run([np.ones(4, np.float32)])
+
+
+def test_later_runs_still_name_a_failing_kernel_and_give_arrays():
+    data = np.arange(6, dtype=np.float32).reshape(3, 2)
+    module, _ = one_op_module(ops.GatherOp, [Weight(data), np.zeros(2, np.int64)], [((2, 2), np.float32)], axis=0, node="embed")
+    interp = Interpreter(module)
+    assert interp.run([np.array([0, 2], np.int64)])[0].tolist() == [[0, 1], [4, 5]]
+    with pytest.raises(KernelError, match="sima.gather 'embed' failed: index 7 is out of bounds"):
+        interp.run([np.array([0, 7], np.int64)])
+    # a kernel that returns a NumPy scalar for a 0-d result: the caller still gets an array
+    module = parse_module("""
+    func.func @main(%x: tensor<f32>) -> tensor<f32> {
+      %y = sima.exp %x : tensor<f32>
+      func.return %y : tensor<f32>
+    }""")
+    interp = Interpreter(module)
+    for _ in range(2):
+        (out,) = interp.run([np.array(0.0, np.float32)])
+        assert isinstance(out, np.ndarray) and out.shape == () and out == 1
+
+
 def counting(builder, calls):
     def build(op):
         kernel = builder(op)

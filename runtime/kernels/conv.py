@@ -7,18 +7,19 @@ Speed: dense and grouped convolutions are im2col (a strided view, copied one
 band of output rows at a time so the buffer stays cache-sized) times the weight
 matrix, one BLAS call per band; a 1x1 unpadded convolution is a single matmul;
 a depthwise convolution never builds an im2col buffer: it is one einsum over
-the window view, or (few channels) a loop over the KH*KW taps with
-multiply-adds over the whole tensor.
+the window view, whose inner loop runs over a block of output columns times
+the channels (see DEPTHWISE_BLOCK_VALUES).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
 from runtime.kernels.base import Kernel, PreparedWeight, fused_activation, ints, numpy_dtype, static_shape
-from runtime.kernels.windows import output_size, pad_spatial, patches, taps
+from runtime.kernels.windows import output_size, pad_spatial, patches
 from sima_dialect import ops
 
 # Size of one im2col band: large enough that BLAS runs at full speed, small
@@ -30,29 +31,44 @@ def _band_rows(out_h: int, out_w: int, row_bytes_per_pixel: int) -> int:
     return max(1, min(out_h, BAND_BYTES // max(1, out_w * row_bytes_per_pixel)))
 
 
+# A bias is added as a block of it repeated over at least this many values
+# (whole output pixels): NumPy's add then runs one long loop per block rather
+# than one loop over the channels alone per pixel (short in narrow layers).
+BIAS_BLOCK_VALUES = 1024
+
+
+class _ChannelBias:
+    """Adds a per-channel bias, in place, to a fresh NHWC result of width `out_w`."""
+
+    def __init__(self, out_w: int, channels: int, dtype: np.dtype):
+        pixels = _column_block(out_w, channels, BIAS_BLOCK_VALUES)
+        self._repeated = PreparedWeight(lambda b: np.tile(b.astype(dtype, copy=False), pixels))
+
+    def __call__(self, y: np.ndarray, bias: np.ndarray) -> None:
+        repeated = self._repeated(bias)
+        if y.flags.c_contiguous and y.size % repeated.size == 0:
+            blocks = y.reshape(-1, repeated.size)  # a view, rows of whole blocks
+            blocks += repeated
+        else:
+            y += bias.astype(y.dtype, copy=False)
+
+
 def build_conv2d(op: ops.Conv2DOp) -> Kernel:
     strides, pads, dilations = ints(op.strides), ints(op.pads), ints(op.dilations)
     groups = op.groups.value.data
-    kh, kw, c_group, c_out = static_shape(op.weight)
     dtype = numpy_dtype(op.output)
     has_bias = op.bias is not None
-    if groups == 1 and (kh, kw) == (1, 1) and not any(pads):
-        conv = _pointwise(strides, c_out, dtype)
-    elif groups == 1:
-        conv = _dense(strides, pads, dilations, dtype)
-    elif c_group == 1:
-        conv = _depthwise(strides, pads, dilations, groups, static_shape(op.output)[2], dtype)
-    else:
-        conv = _grouped(strides, pads, dilations, groups, dtype)
+    output_shape = static_shape(op.output)
+    conv = conv2d_kernel(static_shape(op.weight), output_shape, strides, pads, dilations, groups, dtype)
     activation = fused_activation(op, dtype)
     if not has_bias and activation is None:
         return conv
-    prepared_bias = PreparedWeight(lambda b: b.astype(dtype, copy=False))
+    add_bias = _ChannelBias(output_shape[2], output_shape[3], dtype)
 
     def conv_bias_activation(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         y = conv(x, w)  # a fresh array: the bias and clamp go in place
         if b is not None:
-            y += prepared_bias(b)
+            add_bias(y, b)
         if activation is not None:
             activation(y)
         return y
@@ -60,6 +76,27 @@ def build_conv2d(op: ops.Conv2DOp) -> Kernel:
     if has_bias:
         return conv_bias_activation
     return lambda x, w: conv_bias_activation(x, w)
+
+
+def conv2d_kernel(
+    weight_shape: Sequence[int],
+    output_shape: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    groups: int,
+    dtype: np.dtype,
+) -> Kernel:
+    """The bare convolution `(x, w) -> y` in `dtype` (no bias, no clamp) for
+    this geometry, with the fastest of the schemes below."""
+    kh, kw, c_group, c_out = weight_shape
+    if groups == 1 and (kh, kw) == (1, 1) and not any(pads):
+        return _pointwise(strides, c_out, dtype)
+    if groups == 1:
+        return _dense(strides, pads, dilations, dtype)
+    if c_group == 1:
+        return _depthwise(strides, pads, dilations, groups, weight_shape, output_shape[2], dtype)
+    return _grouped(strides, pads, dilations, groups, dtype)
 
 
 def _out_hw(x_shape, kernel, strides, pads, dilations) -> tuple[int, int]:
@@ -144,18 +181,22 @@ def _grouped(strides, pads, dilations, groups: int, dtype: np.dtype) -> Kernel:
     return grouped
 
 
-# From this many channels on, a depthwise convolution is one einsum over the
-# window view (inner loops over C, no temporaries); below it, its inner loops
-# are too short and the per-tap multiply-adds (inner loops over OW * C) win.
-# Measured on 3x3 and 5x5 MobileNet layers (bench/bench_kernels.py).
-DEPTHWISE_EINSUM_MIN_CHANNELS = 64
+# A depthwise convolution (multiplier 1) is one einsum per column phase whose
+# inner loop runs over at least this many values: the weights are repeated
+# along a block of output columns, so the loop covers (columns x channels),
+# contiguous in the windows, the weights and the output alike, instead of the
+# channels alone (a short loop in narrow layers). Longer blocks run no faster
+# inside a whole model, where the repeated weights must come from memory:
+# measured on the real MobileNet-style models (8 to 512 channels).
+DEPTHWISE_BLOCK_VALUES = 1024
 
 
-def _depthwise(strides, pads, dilations, groups: int, out_w: int, dtype: np.dtype) -> Kernel:
+def _depthwise(strides, pads, dilations, groups: int, weight_shape: Sequence[int], out_w: int, dtype: np.dtype) -> Kernel:
     """groups = C (one input channel per group, C_out = C * multiplier)."""
-    if groups >= DEPTHWISE_EINSUM_MIN_CHANNELS:
-        return _depthwise_einsum(strides, pads, dilations, groups, dtype)
-    return _depthwise_taps(strides, pads, dilations, groups, out_w, dtype)
+    kh, kw, _, c_out = weight_shape
+    if c_out == groups:
+        return _depthwise_columns(strides, pads, dilations, (kh, kw), groups, out_w, dtype)
+    return _depthwise_einsum(strides, pads, dilations, groups, dtype)
 
 
 def _depthwise_einsum(strides, pads, dilations, groups: int, dtype: np.dtype) -> Kernel:
@@ -175,37 +216,141 @@ def _depthwise_einsum(strides, pads, dilations, groups: int, dtype: np.dtype) ->
     return depthwise
 
 
-def _depthwise_taps(strides, pads, dilations, groups: int, out_w: int, dtype: np.dtype) -> Kernel:
-    """A multiply-add over the whole tensor per kernel tap."""
+def _column_block(out_w: int, channels: int, values: int) -> int:
+    """The fewest output columns, a divisor of OW, that hold `values` values."""
+    wanted = max(1, min(out_w, -(-values // max(1, channels))))
+    return next(b for b in range(wanted, out_w + 1) if out_w % b == 0) if out_w else 1
 
-    def tap_weights(w: np.ndarray) -> np.ndarray:
-        kh, kw, _, c_out = w.shape
-        # output channel c * multiplier + j reads input channel c
-        weights = w.reshape(kh, kw, groups, c_out // groups).astype(dtype, copy=False)
-        if c_out == groups:
-            # repeated along OW, so a tap's multiply runs over (OW, C) as one contiguous loop
-            return np.ascontiguousarray(np.broadcast_to(weights[:, :, None, :, 0], (kh, kw, out_w, groups)))
-        return weights
 
-    prepared = PreparedWeight(tap_weights)
+def _column_phases(kw: int, sw: int, dw: int) -> list[tuple[int, list[int], int, int]]:
+    """The kernel columns grouped by the phase of the input columns they read.
+
+    Tap column j of output column o reads padded column o * sw + j * dw, which
+    is column o + (j * dw) // sw of phase (j * dw) % sw (the padded columns p,
+    p + sw, ...). Each phase is (p, its taps j, the first tap's column offset,
+    the offset step between its consecutive taps): within a phase the offsets
+    grow by a constant step, so its windows are one strided view."""
+    by_phase: dict[int, list[int]] = {}
+    for j in range(kw):
+        by_phase.setdefault(j * dw % sw, []).append(j)
+    phases = []
+    for phase, columns in by_phase.items():
+        offsets = [j * dw // sw for j in columns]
+        step = offsets[1] - offsets[0] if len(offsets) > 1 else 1
+        phases.append((phase, columns, offsets[0], step))
+    return phases
+
+
+# What one more einsum call costs, in multiply-adds of a depthwise einsum
+# (about 20 µs at 4 multiply-adds per ns, measured on the real models' layers).
+EINSUM_CALL_MULTIPLY_ADDS = 80_000
+
+
+def _row_groups(
+    height: int, out_h: int, kh: int, sh: int, dh: int, top: int, row_multiply_adds: int
+) -> tuple[tuple[int, int, int, int], ...]:
+    """Output rows [h0, h1) grouped by the kernel rows [i0, i1) that meet the
+    image rather than its padding, where skipping the others pays for the
+    extra einsum calls; else one group of every row and kernel row.
+
+    Padding contributes only zeros. On maps a few rows high (a 5x5 kernel on
+    2 or 3 rows) most kernel rows meet only padding. `row_multiply_adds` is
+    the work of one output row through one kernel row."""
+    groups = _rows_by_kernel_rows(height, out_h, kh, sh, dh, top)
+    skipped = sum((h1 - h0) * (kh - (i1 - i0)) for h0, h1, i0, i1 in groups) * row_multiply_adds
+    if skipped <= (len(groups) - 1) * EINSUM_CALL_MULTIPLY_ADDS:
+        return ((0, out_h, 0, kh),)
+    return groups
+
+
+@functools.lru_cache(maxsize=256)
+def _rows_by_kernel_rows(height: int, out_h: int, kh: int, sh: int, dh: int, top: int) -> tuple[tuple[int, int, int, int], ...]:
+    groups: list[tuple[int, int, int, int]] = []
+    for h in range(out_h):
+        first = h * sh - top  # the input row kernel row 0 meets
+        i0 = min(kh, max(0, -(first // dh)))
+        i1 = max(i0, min(kh, (height - 1 - first) // dh + 1))
+        if groups and groups[-1][1] == h and groups[-1][2:] == (i0, i1):
+            groups[-1] = (groups[-1][0], h + 1, i0, i1)
+        else:
+            groups.append((h, h + 1, i0, i1))
+    return tuple(groups)
+
+
+def _padded_column_phase(x: np.ndarray, pads: Sequence[int], phase: int, stride: int, dtype: np.dtype) -> np.ndarray:
+    """`pad_spatial(x, pads)[:, :, phase::stride]` (zero padding), contiguous, in
+    one copy of the input columns it holds rather than two."""
+    top, left, bottom, right = pads
+    n, h, w, c = x.shape
+    columns = len(range(phase, w + left + right, stride))
+    out = np.empty((n, h + top + bottom, columns, c), dtype=dtype)
+    # column q holds padded column q * stride + phase, input column q * stride + phase - left
+    first = max(0, -((phase - left) // stride))
+    last = max(first, min(columns, (w - 1 + left - phase) // stride + 1))
+    out[:, :top] = 0
+    out[:, top + h :] = 0
+    out[:, top : top + h, :first] = 0
+    out[:, top : top + h, last:] = 0
+    start = first * stride + phase - left
+    out[:, top : top + h, first:last] = x[:, :, start : start + (last - first - 1) * stride + 1 : stride]
+    return out
+
+
+def _depthwise_columns(strides, pads, dilations, kernel: tuple[int, int], channels: int, out_w: int, dtype: np.dtype) -> Kernel:
+    """Multiplier 1: out[n, h, b, (w, c)] = sum over taps of window * repeated
+    weights, one einsum over [N, OH, OW / B, KH, taps, B * C] windows per column
+    phase (one phase unless the column stride is > 1) and group of output rows
+    (see `_row_groups`), B output columns a block."""
+    (sh, sw), (dh, dw) = strides, dilations
+    kh, kw = kernel
+    block = _column_block(out_w, channels, DEPTHWISE_BLOCK_VALUES)
+    phases = _column_phases(kw, sw, dw)
+
+    def repeated_weights(w: np.ndarray) -> list[np.ndarray]:
+        taps = w.reshape(kh, kw, channels)
+        return [
+            np.ascontiguousarray(
+                np.broadcast_to(taps[:, columns, None, :], (kh, len(columns), block, channels)), dtype=dtype
+            ).reshape(kh, len(columns), block * channels)
+            for _, columns, _, _ in phases
+        ]
+
+    prepared = PreparedWeight(repeated_weights)
 
     def depthwise(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        kh, kw, _, c_out = w.shape
-        n, _, _, c = x.shape
-        multiplier = c_out // c
-        oh, ow = _out_hw(x.shape, (kh, kw), strides, pads, dilations)
+        n = x.shape[0]
+        oh, ow = _out_hw(x.shape, kernel, strides, pads, dilations)
+        if sw == 1:
+            images = [np.ascontiguousarray(pad_spatial(x, pads), dtype=dtype)]
+        else:
+            images = [_padded_column_phase(x, pads, phase, sw, dtype) for phase, _, _, _ in phases]
+        blocks = ow // block
+        out = np.empty((n, oh, ow, channels), dtype=dtype)
+        flat = out.reshape(n, oh, blocks, block * channels)
         weights = prepared(w)
-        out = np.empty((n, oh, ow, c) if multiplier == 1 else (n, oh, ow, c, multiplier), dtype=dtype)
-        product = np.empty_like(out)
-        for i, j, pixels in taps(pad_spatial(x, pads), (kh, kw), (oh, ow), strides, dilations):
-            if multiplier != 1:
-                pixels = pixels[..., None]
-            if i == 0 and j == 0:
-                np.multiply(pixels, weights[i, j], out=out)
-            else:
-                np.multiply(pixels, weights[i, j], out=product)
-                out += product
-        return out.reshape(n, oh, ow, c_out)
+        for h0, h1, i0, i1 in _row_groups(x.shape[1], oh, kh, sh, dh, pads[0], kw * ow * channels):
+            rows = flat[:, h0:h1]
+            if i0 == i1:  # windows wholly in the padding
+                rows[...] = 0
+                continue
+            for index, ((_, columns, offset, step), image, phase_weights) in enumerate(zip(phases, images, weights)):
+                _, hp, wp, _ = image.shape
+                # C-contiguous strides, whatever NumPy recorded for dimensions of size 1
+                s_c = image.itemsize
+                s_w, s_h = channels * s_c, wp * channels * s_c
+                windows = np.ndarray(  # a strided view like as_strided's, without its few µs of Python
+                    (n, h1 - h0, blocks, i1 - i0, len(columns), block * channels),
+                    image.dtype,
+                    image,
+                    (h0 * sh + i0 * dh) * s_h + offset * s_w,
+                    (hp * s_h, s_h * sh, s_w * block, s_h * dh, s_w * step, s_c),
+                )
+                windows.flags.writeable = False
+                if index == 0:
+                    np.einsum("nhbijx,ijx->nhbx", windows, phase_weights[i0:i1], out=rows)
+                else:
+                    rows += np.einsum("nhbijx,ijx->nhbx", windows, phase_weights[i0:i1])
+        return out
 
     return depthwise
 
@@ -222,7 +367,7 @@ def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
     groups = op.groups.value.data
     dtype = numpy_dtype(op.output)
     _, oh, ow, c_out = static_shape(op.output)
-    prepared_bias = PreparedWeight(lambda b: b.astype(dtype, copy=False))
+    add_bias = _ChannelBias(ow, c_out, dtype)
     activation = fused_activation(op, dtype)
 
     def tap_matrices(w: np.ndarray) -> np.ndarray:
@@ -276,7 +421,7 @@ def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
                     phase = phases[row_phase, col_phase, :, row_start : row_start + rows, col_start : col_start + cols]
                     out[:, first_row::sh, first_col::sw] = phase
         if bias is not None:
-            out += prepared_bias(bias)
+            add_bias(out, bias)
         if activation is not None:
             activation(out)
         return out

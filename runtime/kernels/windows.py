@@ -22,7 +22,12 @@ def pad_spatial(x: np.ndarray, pads: Sequence[int], value: float | np.generic = 
     if not (top or left or bottom or right):
         return x
     n, h, w, c = x.shape
-    padded = np.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
+    padded = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    # each element written once: the border strips, then the interior
+    padded[:, :top] = value
+    padded[:, top + h :] = value
+    padded[:, top : top + h, :left] = value
+    padded[:, top : top + h, left + w :] = value
     padded[:, top : top + h, left : left + w] = x
     return padded
 
