@@ -3,8 +3,10 @@
 For each model of MODELS.md and each calibration method, the same real
 samples (`test/models.py`) go through:
 
-- ours: `calibrate_module` (insert observers, stream the samples through the
-  float IR once, record statistics, select scales);
+- ours: what `LoadedNet.quantize` calibrates: the float IR after
+  `partition_and_name` (activations fused into their convs, as the MLA holds
+  them), then `calibrate_module` (insert observers, stream the samples through
+  the float IR once, record statistics, select scales);
 - onnxruntime's calibrator alone (`create_calibrator` + `collect_data` +
   `compute_data`: what calibration costs inside `quantize_static`), for
   MinMax, Entropy and Percentile;
@@ -60,6 +62,7 @@ def main() -> int:
     from afe.core.calibration_pipeline import calibrate_module
     from afe.load.importers.general_importer import onnx_source
     from models import REAL_MODELS, real_inputs
+    from passes.partition import partition_and_name
 
     onnxruntime.set_default_logger_severity(3)
 
@@ -86,7 +89,9 @@ def main() -> int:
         for ours_name, ort_name, calibrator_options, quantize_options in methods:
             config = dataclasses.replace(default_quantization, calibration_method=OurMethod.from_str(ours_name))
             start = time.perf_counter()
-            calibrate_module(net.module, samples, config, progress=False)
+            module = net.module.clone()
+            partition_and_name(module)
+            calibrate_module(module, samples, config, progress=False)
             ours = time.perf_counter() - start
             calib = quantize = float("nan")
             if ort_name is not None:
