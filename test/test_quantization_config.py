@@ -154,12 +154,15 @@ def test_not_yet_supported_passes_fail_loudly():
     for enable in (True, BiasCorrectionType.REGULAR, BiasCorrectionType.ITERATIVE):
         with pytest.raises(UserFacingException, match="not supported yet"):
             default_quantization.with_bias_correction(enable)
-    with pytest.raises(UserFacingException, match="channel equalization is not supported yet"):
-        default_quantization.with_channel_equalization()
-    with pytest.raises(UserFacingException, match="smooth quant is not supported yet"):
-        default_quantization.with_smooth_quant(True)
-    with pytest.raises(UserFacingException, match="not supported yet"):
-        dataclasses.replace(default_quantization, channel_equalization=True)
+
+
+def test_equalization_and_smooth_quant_are_options():
+    # their passes run in LoadedNet.quantize (test_accuracy_techniques.py)
+    assert default_quantization.with_channel_equalization().channel_equalization
+    assert dataclasses.replace(default_quantization, channel_equalization=True).channel_equalization
+    assert default_quantization.with_smooth_quant(True).smooth_quant
+    with pytest.raises(UserFacingException, match="smooth_quant: must be True or False"):
+        default_quantization.with_smooth_quant("yes")
 
 
 def test_invalid_options_name_the_allowed_values():

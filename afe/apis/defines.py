@@ -303,8 +303,13 @@ class QuantizationParams:
     :param node_names: Nodes to prevent from quantizing (a frozenset).
     :param custom_quantization_configs: Per-node custom quantization options, or None.
     :param biascorr_type: Selection of bias correction: regular/iterative/none.
-    :param channel_equalization: If True, channel equalization is enabled.
-    :param smooth_quant: If True, smooth quant is enabled.
+    :param channel_equalization: If True, cross-layer channel equalization
+        (`passes/channel_equalization.py`) balances the weight ranges of
+        consecutive conv / dense layers before calibration.
+    :param smooth_quant: If True, SmoothQuant (`passes/smooth_quant.py`)
+        migrates per-channel activation outliers into the next layer's weights.
+        It reads the calibration data twice (statistics, then scales after
+        smoothing), so the data must be re-iterable: a list, not a generator.
 
     The default of `node_names` is the empty set. (Seed 000 prints it as `{''}`,
     a set holding the empty string; no node is named '', so the two exclude the
@@ -347,10 +352,6 @@ class QuantizationParams:
         _require_bool("smooth_quant", self.smooth_quant)
         if self.biascorr_type is not BiasCorrectionType.NONE:
             raise _config_error("bias correction", f"{self.biascorr_type.value} bias correction {_NOT_SUPPORTED_YET}")
-        if self.channel_equalization:
-            raise _config_error("channel_equalization", f"channel equalization {_NOT_SUPPORTED_YET}")
-        if self.smooth_quant:
-            raise _config_error("smooth_quant", f"smooth quant {_NOT_SUPPORTED_YET}")
 
     @staticmethod
     def _check_activation_scheme(scheme: Any) -> None:
@@ -412,11 +413,12 @@ class QuantizationParams:
         return dataclasses.replace(self, biascorr_type=kind)
 
     def with_channel_equalization(self, enable: bool = True) -> QuantizationParams:
-        """A copy with channel equalization enabled or disabled."""
+        """A copy with cross-layer channel equalization (run before calibration) enabled or disabled."""
         return dataclasses.replace(self, channel_equalization=enable)
 
     def with_smooth_quant(self, enable: bool = True) -> QuantizationParams:
-        """A copy with smooth quant enabled or disabled."""
+        """A copy with SmoothQuant enabled or disabled (the calibration data is then
+        read twice, so it must be re-iterable, e.g. a list)."""
         return dataclasses.replace(self, smooth_quant=enable)
 
 

@@ -6,19 +6,33 @@
 `calibrate_module` returns a calibrated copy of the float module: every float
 activation carries a `sima.observe` with its statistics and its selected
 `!sima.quant`. The module it is given is left untouched.
+
+With `config.smooth_quant` the data is read twice:
+
+    insert-observers -> calibrate (with per-channel maxima) -> smooth-quant
+                     -> calibrate (the smoothed tensors)    -> select-scales
+
+SmoothQuant needs each tensor's per-channel maxima, and rescales tensors, which
+makes their first statistics stale. The data must therefore be re-iterable (a
+list, `length_hinted(n, list)`, `convert_data_generator_to_iterable(...)`); a
+generator or other one-shot iterator is refused before anything is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.utils.exceptions import PassFailedException
 
 from afe.apis.calibration import CalibrationMethod
 from afe.apis.defines import QuantizationParams
+from afe.apis.errors import ExceptionFuncType, UserFacingException
 from passes.insert_observers import METHOD_PARAMETERS, InsertObserversPass
 from passes.select_scales import SelectScalesPass
+from passes.smooth_quant import SmoothQuantPass
 from runtime.calibrate import calibrate
 from sima_dialect.context import sima_context
 
@@ -45,9 +59,55 @@ def calibrate_module(
     ctx = sima_context()
     calibrated = module.clone()
     insert_observers_pass(config.calibration_method).apply(ctx, calibrated)
-    # per-channel maxima only feed SmoothQuant
-    calibrate(calibrated, calibration_data, progress=progress, channel_statistics=config.smooth_quant)
+    if config.smooth_quant:
+        _require_reiterable(calibration_data)
+        # per-channel maxima only feed SmoothQuant
+        calibrate(calibrated, calibration_data, progress=progress, channel_statistics=True)
+        try:
+            SmoothQuantPass().apply(ctx, calibrated)
+        except PassFailedException as error:
+            raise _error(f"smooth_quant: {error}") from None
+        calibration_data = _SecondReading(calibration_data)
+    calibrate(calibrated, calibration_data, progress=progress)
     scheme = config.activation_quantization_scheme
     if not scheme.bf16:
         SelectScalesPass(bits=scheme.bits, asymmetric=scheme.asymmetric).apply(ctx, calibrated)
     return calibrated
+
+
+def _error(message: str) -> UserFacingException:
+    return UserFacingException(message, ExceptionFuncType.LOADED_NET_QUANTIZE)
+
+
+REITERABLE_HINT = (
+    "smooth_quant reads the calibration data twice (per-channel statistics, then scales after smoothing), "
+    "so it must be re-iterable, e.g. a list of samples"
+)
+
+
+def _require_reiterable(data: Any) -> None:
+    """Refuse a one-shot iterator (a generator, `iter(list)`, `map(...)`) before reading it."""
+    try:
+        one_shot = iter(data) is data
+    except TypeError:
+        return  # not iterable at all: the calibration step says so
+    if one_shot:
+        raise _error(f"{REITERABLE_HINT}; got a {type(data).__name__}, which can be read only once")
+
+
+class _SecondReading:
+    """The calibration data read a second time, with a clear error when it
+    yields nothing then (an iterable that is exhausted after one pass)."""
+
+    def __init__(self, data: Iterable[Mapping[str, Any]]):
+        self.data = data
+
+    def __length_hint__(self) -> int:
+        return operator.length_hint(self.data, 0)
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        count = 0
+        for count, sample in enumerate(self.data, start=1):
+            yield sample
+        if count == 0:
+            raise _error(f"{REITERABLE_HINT}; the second reading of the data yielded no samples")

@@ -3,7 +3,10 @@
     copy of the float module
       -> partition_and_name(config.node_names)   targets and seed-style node names: the float reference
       -> check the per-node options               custom_quantization_configs, before any data is read
-      -> calibrate_module                         observers, calibration data, scales
+      -> channel-equalization (pass)              if config.channel_equalization, on a copy: the
+                                                  float reference stays the original float model
+      -> calibrate_module                         observers, calibration data, scales (and
+                                                  smooth-quant between two readings of the data)
       -> quantize_module                          MLA ops -> integer ops (passes/quantize.py), per-node
                                                   int16 / int8 widths and int32 outputs included
 
@@ -32,16 +35,19 @@ from typing import Any
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.dialects.func import ReturnOp
 from xdsl.ir import SSAValue
+from xdsl.utils.exceptions import PassFailedException
 
 from afe.apis.defines import QuantizationParams
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.core.calibration_pipeline import calibrate_module
 from afe.core.configs import QuantizationPrecision
+from passes.channel_equalization import ChannelEqualizationPass
 from passes.name_nodes import functions_of, named_ops
 from passes.partition import MLA, PartitionError, partition_and_name
 from passes.quantize import quantize_module
 from sima_dialect import ops
 from sima_dialect.calibration_ops import ObserveOp
+from sima_dialect.context import sima_context
 
 CUSTOM_OPTION = "custom_quantization_configs"
 
@@ -178,6 +184,17 @@ def resolve_custom_configs(
 # -- the flow -------------------------------------------------------------------------
 
 
+def equalized_module(float_module: ModuleOp) -> ModuleOp:
+    """A copy of the partitioned `float_module` after cross-layer channel
+    equalization: the same float function, weight ranges balanced."""
+    equalized = float_module.clone()
+    try:
+        ChannelEqualizationPass().apply(sima_context(), equalized)
+    except PassFailedException as error:
+        raise _error(f"channel_equalization: {error}") from None
+    return equalized
+
+
 def quantize_float_module(
     module: ModuleOp,
     calibration_data: Iterable[Mapping[str, Any]],
@@ -190,6 +207,7 @@ def quantize_float_module(
     once, with a progress bar on a terminal unless `progress` says otherwise)."""
     float_reference = partitioned_float_module(module, config.node_names)
     resolved = resolve_custom_configs(float_reference, module, config)
-    calibrated = calibrate_module(float_reference, calibration_data, resolved, progress=progress)
+    to_calibrate = equalized_module(float_reference) if resolved.channel_equalization else float_reference
+    calibrated = calibrate_module(to_calibrate, calibration_data, resolved, progress=progress)
     quantized = quantize_module(calibrated, resolved)
     return QuantizedModules(quantized=quantized, float_reference=float_reference, config=resolved)
