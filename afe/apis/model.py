@@ -290,6 +290,11 @@ class Model:
                 analysis = ErrorAnalysis(self.module, self.float_reference, local_feed=bool(local_feed))
             except ErrorAnalysisError as error:
                 raise UserFacingException(str(error), func_type) from None
+            if analysis.input_names != self.input_names:
+                raise UserFacingException(
+                    f"the model's inputs {self.input_names} are not those of its float reference {analysis.input_names}",
+                    func_type,
+                )
             count = 0
             samples = iterate_calibration_samples(
                 evaluation_data, self.input_types, func_type=func_type, what="error analysis"

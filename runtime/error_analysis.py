@@ -1,0 +1,467 @@
+"""Per-layer quantization error: a quantized function against the float function
+it was quantized from, node by node (seed 003, "Per-Layer Quantization
+Statistics"; `Model.analyze_quantization_error` is the API).
+
+    analysis = ErrorAnalysis(quantized_module, float_reference, local_feed=True)
+    for sample in samples:
+        analysis.add_sample(sample)            # {input name: array}
+    analysis.statistics["MLA_0/conv2d_add_0"].value("mae")
+
+Matching. Both functions are named by the same pass, and the quantize pass
+keeps a node's name on the op that replaces it (`sima.qconv2d` for a
+`sima.conv2d`, or the float op itself when it stays on the APU). The ops it
+adds around a node are named `<node>/<suffix>`: the conversions of its
+operands (`quantize_in<i>`, `requantize_in<i>`) and of its result
+(`dequantize`) have no float counterpart and are not analysed; any other op so
+named that reads the node's result (a clamp after a convolution,
+`<node>/clamp`) belongs to the node, and its result is the node's output.
+Nodes whose float output is not a floating-point tensor (argmax indices,
+comparisons) are not compared (their values still feed their readers).
+
+Feeds:
+- `local_feed=False` (cumulative): both functions run end to end on the same
+  sample; each node's quantized output, dequantized, is compared with the float
+  node's output. The error of a node includes that of everything before it.
+- `local_feed=True` (this node only): the float function runs on the sample;
+  each quantized node is run alone, its inputs being the float values of its
+  producers, quantized to the quantization the node reads (a `sima.quantize`,
+  as at the model's own boundary); its output, dequantized, is compared with
+  the float node's output.
+
+Metrics, accumulated over every element of every sample (streaming sums, so
+memory does not grow with the number of samples), q the dequantized quantized
+output and f the float output:
+
+    mae  = mean |q - f|
+    mse  = mean (q - f)^2
+    psnr = 10 log10(peak^2 / mse), peak = max |f| over all the data seen for
+           that node; inf when mse == 0 (identical outputs), -inf when the
+           float output is all zero and the quantized one is not
+
+One sample's node outputs are held at a time (all of them: the float
+function's, and for the cumulative feed the quantized one's too): the
+functions run as copies that also return every node's output
+(`tapped_interpreter`), on the runtime's bit-exact kernels.
+
+`error_table` turns the statistics into the `QuantizationErrorTable` that
+`Model.analyze_quantization_error` returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from xdsl.dialects.builtin import DictionaryAttr, FunctionType, ModuleOp, TensorType
+from xdsl.dialects.func import FuncOp, ReturnOp
+from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
+from xdsl.traits import Pure
+
+from passes.name_nodes import precision
+from runtime.integer_arithmetic import dequantize
+from runtime.interpreter import Interpreter, find_function
+from sima_dialect import ops
+from sima_dialect.element_types import is_float_type
+from sima_dialect.quantized_ops import DequantizeOp, QuantizeOp, RequantizeOp
+from sima_dialect.types import QuantizedType
+
+METRICS = ("mae", "mse", "psnr")
+"""The error metrics, as seed 003 names them."""
+
+_CONVERSIONS = (QuantizeOp, RequantizeOp, DequantizeOp)
+
+
+class ErrorAnalysisError(ValueError):
+    """The two functions cannot be compared (different inputs, a node that does not match)."""
+
+
+# -- metrics ----------------------------------------------------------------------------
+
+
+@dataclass
+class ErrorStatistics:
+    """Streaming sums of one node's error over every element of every sample."""
+
+    count: int = 0
+    absolute_sum: float = 0.0
+    square_sum: float = 0.0
+    peak: float = 0.0  # max |f| over the float outputs seen
+
+    def add(self, quantized: np.ndarray, reference: np.ndarray) -> None:
+        """Add one output: `quantized` (dequantized) against the float `reference`."""
+        reference = np.asarray(reference).ravel()
+        difference = np.array(quantized, dtype=np.float64).ravel()  # our own copy, worked on in place
+        difference -= reference
+        self.count += difference.size
+        # einsum, not np.dot: BLAS threads are slow on a busy machine for a reduction this small
+        self.square_sum += float(np.einsum("i,i->", difference, difference))
+        self.absolute_sum += float(np.abs(difference, out=difference).sum())
+        if reference.size:
+            self.peak = max(self.peak, float(reference.max()), -float(reference.min()))
+
+    def value(self, metric: str) -> float:
+        """The error as `metric` ("mae", "mse" or "psnr") measures it (nan before any data)."""
+        if metric not in METRICS:
+            raise ValueError(f"unknown error metric {metric!r}; the metrics are {', '.join(METRICS)}")
+        if self.count == 0:
+            return math.nan
+        mse = self.square_sum / self.count
+        if metric == "mae":
+            return self.absolute_sum / self.count
+        if metric == "mse":
+            return mse
+        if mse == 0.0:
+            return math.inf
+        if self.peak == 0.0:
+            return -math.inf  # an all-zero reference against a non-zero output
+        return 10.0 * math.log10(self.peak * self.peak / mse)
+
+
+# -- matching the quantized function to the float one ------------------------------------------
+
+
+@dataclass
+class NodeMatch:
+    """One node of the quantized function and its float counterpart."""
+
+    name: str
+    reference: Operation  # the float op of that name
+    ops: list[Operation]  # the quantized node: the op of that name, then the ops after it (a clamp)
+    outputs: list[SSAValue] = field(default_factory=list)  # what stands for the float op's results
+
+    @property
+    def main(self) -> Operation:
+        return self.ops[0]
+
+    @property
+    def precision(self) -> str:
+        """How the quantized node computes: "int8", "int16", "int32", or "float32" if it stayed float."""
+        return precision(self.main)
+
+    @property
+    def op_name(self) -> str:
+        return self.main.name
+
+
+def _node_name(op: Operation) -> str | None:
+    return op.node_name if isinstance(op, ops.SimaOp) else None
+
+
+def _is_float_tensor(value: SSAValue) -> bool:
+    return isinstance(value.type, TensorType) and is_float_type(value.type.element_type)
+
+
+def _is_quantized_tensor(value: SSAValue) -> bool:
+    return isinstance(value.type, TensorType) and isinstance(value.type.element_type, QuantizedType)
+
+
+def comparable(match: NodeMatch) -> bool:
+    """Whether the node's outputs can be compared: float results (the quantized
+    node's float or quantized), of the same shapes."""
+    results = match.reference.results
+    if not results or len(results) != len(match.outputs):
+        return False
+    for reference, quantized in zip(results, match.outputs):
+        if not _is_float_tensor(reference) or not (_is_float_tensor(quantized) or _is_quantized_tensor(quantized)):
+            return False
+        if reference.type.get_shape() != quantized.type.get_shape():
+            return False
+    return True
+
+
+def match_nodes(quantized: FuncOp, reference: FuncOp) -> list[NodeMatch]:
+    """The nodes of `quantized` that have a float counterpart of the same name in
+    `reference`, in the quantized function's order."""
+    reference_ops = {name: op for op in reference.walk() if (name := _node_name(op))}
+    matches: dict[str, NodeMatch] = {}
+    for op in quantized.walk():
+        name = _node_name(op)
+        if not name or isinstance(op, ops.ConstantOp):
+            continue
+        if name in reference_ops and name not in matches:
+            matches[name] = NodeMatch(name, reference_ops[name], [op], list(op.results))
+            continue
+        owner, _, _ = name.rpartition("/")
+        match = matches.get(owner)
+        # an op made for a node after it, reading its result (a clamp): the node's new output
+        if (
+            match is not None
+            and not isinstance(op, _CONVERSIONS)
+            and len(match.outputs) == 1
+            and len(op.results) == 1
+            and match.outputs[0] in op.operands
+        ):
+            match.ops.append(op)
+            match.outputs = [op.results[0]]
+    return list(matches.values())
+
+
+def _counterpart(value: SSAValue, outputs: Mapping[SSAValue, SSAValue], reference: FuncOp) -> SSAValue | None:
+    """The float value of `reference` that `value` (of the quantized function) stands for:
+    through quantize / requantize / dequantize back to a node's output or a function input."""
+    while True:
+        if value in outputs:
+            return outputs[value]
+        if isinstance(value, BlockArgument):
+            return reference.args[value.index] if value.index < len(reference.args) else None
+        owner = value.owner
+        if not isinstance(owner, _CONVERSIONS):
+            return None
+        value = owner.operands[0]
+
+
+def _is_constant(value: SSAValue) -> bool:
+    """Computed from constants only (weights, tables, and pure ops of them)."""
+    owner = value.owner
+    if isinstance(owner, ops.ConstantOp):
+        return True
+    return isinstance(owner, Operation) and owner.has_trait(Pure) and bool(owner.operands) and all(
+        _is_constant(operand) for operand in owner.operands
+    )
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def _dequantized(array: np.ndarray, value: SSAValue) -> np.ndarray:
+    element = value.type.element_type if isinstance(value.type, TensorType) else None
+    if isinstance(element, QuantizedType):
+        return dequantize(array, element.scale_value, element.zero_point_value)
+    return array
+
+
+def tapped_interpreter(module: ModuleOp, taps: Sequence[SSAValue]) -> tuple[Interpreter, int]:
+    """An interpreter of a copy of `module`'s function that also returns `taps`
+    (values of the original), and the number of outputs before them."""
+    function = find_function(module)
+    copy = function.clone()
+    mapping: dict[SSAValue, SSAValue] = dict(zip(function.args, copy.args))
+    for original, cloned in zip(function.walk(), copy.walk()):
+        mapping.update(zip(original.results, cloned.results))
+    returned = copy.get_return_op()
+    assert returned is not None
+    count = len(returned.operands)
+    returned.operands = (*returned.operands, *(mapping[value] for value in taps))
+    copy.update_function_type()
+    if copy.res_attrs is not None:
+        copy.res_attrs = type(copy.res_attrs)([*copy.res_attrs.data, *(DictionaryAttr({}) for _ in taps)])
+    return Interpreter(ModuleOp([copy])), count
+
+
+_tapped = tapped_interpreter  # the name afe.cli_analyze imports
+
+
+class _LocalNode:
+    """One quantized node run alone on float inputs (the local feed):
+    float arguments -> sima.quantize to the quantization the node reads -> the node's ops."""
+
+    def __init__(self, match: NodeMatch, inputs: list[SSAValue], counterparts: list[SSAValue]):
+        self.match = match
+        self.counterparts = counterparts  # the float value feeding each argument
+        block = Block(arg_types=[c.type for c in counterparts])
+        mapping: dict[SSAValue, SSAValue] = {}
+        for value, argument in zip(inputs, block.args):
+            if isinstance(value.type.element_type, QuantizedType):
+                quantize = QuantizeOp(argument, value.type.element_type)
+                block.add_op(quantize)
+                mapping[value] = quantize.output
+            else:
+                mapping[value] = argument
+        for op in match.ops:
+            for operand in op.operands:
+                if operand not in mapping:
+                    self._copy_constant(operand, block, mapping)
+            block.add_op(op.clone(value_mapper=mapping))
+        block.add_op(ReturnOp(*(mapping[v] for v in match.outputs)))
+        function = FuncOp(
+            "main", FunctionType.from_lists([c.type for c in counterparts], [v.type for v in match.outputs]), Region(block)
+        )
+        self.interpreter = Interpreter(ModuleOp([function]))
+
+    @staticmethod
+    def _copy_constant(value: SSAValue, block: Block, mapping: dict[SSAValue, SSAValue]) -> None:
+        owner = value.owner
+        assert isinstance(owner, Operation)
+        for operand in owner.operands:
+            if operand not in mapping:
+                _LocalNode._copy_constant(operand, block, mapping)
+        block.add_op(owner.clone(value_mapper=mapping))
+
+    def run(self, reference_values: Mapping[SSAValue, np.ndarray]) -> list[np.ndarray]:
+        outputs = self.interpreter.run([reference_values[c] for c in self.counterparts])
+        return [_dequantized(array, value) for array, value in zip(outputs, self.match.outputs)]
+
+
+def _local_node(match: NodeMatch, outputs: Mapping[SSAValue, SSAValue], reference: FuncOp) -> _LocalNode:
+    inside = {result for op in match.ops for result in op.results}
+    inputs: list[SSAValue] = []
+    for op in match.ops:
+        for operand in op.operands:
+            if operand not in inside and operand not in inputs and not _is_constant(operand):
+                inputs.append(operand)
+    counterparts = []
+    for value in inputs:
+        counterpart = _counterpart(value, outputs, reference)
+        # a quantized input is fed its float counterpart quantized; any other input its counterpart as is
+        if counterpart is None or not (
+            _is_float_tensor(counterpart) if _is_quantized_tensor(value) else counterpart.type == value.type
+        ):
+            producer = value.owner
+            what = _node_name(producer) or getattr(producer, "name", "a function input")
+            raise ErrorAnalysisError(
+                f"node '{match.name}': its input from {what} has no float counterpart in the float reference, "
+                "so the node cannot be fed the float network's values"
+            )
+        if counterpart.type.get_shape() != value.type.get_shape():
+            raise ErrorAnalysisError(
+                f"node '{match.name}': an input has shape {value.type.get_shape()} but its float counterpart "
+                f"{counterpart.type.get_shape()}"
+            )
+        counterparts.append(counterpart)
+    return _LocalNode(match, inputs, counterparts)
+
+
+# -- the analysis --------------------------------------------------------------------------
+
+
+class ErrorAnalysis:
+    """The per-node error of `quantized` (a module whose @main is quantized)
+    against `reference` (the float module it came from, same node names),
+    accumulated sample by sample (`add_sample`)."""
+
+    def __init__(self, quantized: ModuleOp, reference: ModuleOp, *, local_feed: bool):
+        self.local_feed = local_feed
+        quantized_function, reference_function = find_function(quantized), find_function(reference)
+        matches = match_nodes(quantized_function, reference_function)
+        self.nodes = [match for match in matches if comparable(match)]  # the analysed nodes, in graph order
+        if not self.nodes:
+            raise ErrorAnalysisError("no node of the quantized model matches a node of its float reference by name")
+        self.statistics: dict[str, ErrorStatistics] = {match.name: ErrorStatistics() for match in self.nodes}
+        reference_taps = [value for match in self.nodes for value in match.reference.results]
+        self._locals: list[_LocalNode] = []
+        if local_feed:
+            # the float value each quantized node output stands for
+            outputs = {q: f for match in matches for q, f in zip(match.outputs, match.reference.results)}
+            self._locals = [_local_node(match, outputs, reference_function) for match in self.nodes]
+            tapped = set(reference_taps)
+            for node in self._locals:
+                for value in node.counterparts:
+                    if value not in tapped:
+                        reference_taps.append(value)
+                        tapped.add(value)
+        self._reference_taps = reference_taps
+        self._reference, self._reference_offset = tapped_interpreter(reference, reference_taps)
+        self._quantized = None
+        if not local_feed:
+            self._quantized_taps = [value for match in self.nodes for value in match.outputs]
+            self._quantized, self._quantized_offset = tapped_interpreter(quantized, self._quantized_taps)
+
+    @property
+    def input_names(self) -> list[str]:
+        """The inputs `add_sample` takes: those of the float reference (the quantized
+        function must have the same)."""
+        return list(self._reference.input_names)
+
+    def add_sample(self, inputs: Mapping[str, np.ndarray]) -> None:
+        """Run one sample ({input name: array}, as the float reference takes it) and add its errors."""
+        produced = self._reference.run(inputs)[self._reference_offset :]
+        reference_values = dict(zip(self._reference_taps, produced))
+        if self.local_feed:
+            for node in self._locals:
+                self._add(node.match, node.run(reference_values), reference_values)
+            return
+        assert self._quantized is not None
+        produced = self._quantized.run(inputs)[self._quantized_offset :]
+        quantized_values = dict(zip(self._quantized_taps, produced))
+        for match in self.nodes:
+            outputs = [_dequantized(quantized_values[value], value) for value in match.outputs]
+            self._add(match, outputs, reference_values)
+
+    def _add(self, match: NodeMatch, outputs: list[np.ndarray], reference_values: Mapping[SSAValue, np.ndarray]) -> None:
+        statistics = self.statistics[match.name]
+        for output, reference in zip(outputs, match.reference.results):
+            statistics.add(output, reference_values[reference])
+
+
+# -- the result --------------------------------------------------------------------------
+
+
+class LayerError(NamedTuple):
+    """One row of a `QuantizationErrorTable`."""
+
+    node: str
+    op: str  # the quantized node's op, e.g. "sima.qconv2d"
+    precision: str  # "int8", "int16", "int32"; "float32" for a node left in float
+    error_value: float
+
+
+@dataclass(frozen=True)
+class QuantizationErrorTable:
+    """The error of every analysed node, in graph order, as one metric measures it.
+
+    Iterating gives `LayerError` rows; `table["MLA_0/conv2d_add_0"]` the error
+    of a node; `str(table)` a text table."""
+
+    metric: str
+    local_feed: bool
+    sample_count: int
+    rows: tuple[LayerError, ...]
+
+    def __iter__(self) -> Iterator[LayerError]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, node: str) -> float:
+        for row in self.rows:
+            if row.node == node:
+                return row.error_value
+        raise KeyError(f"no analysed node named {node!r}")
+
+    def errors(self) -> dict[str, float]:
+        """Node name -> error value."""
+        return {row.node: row.error_value for row in self.rows}
+
+    def worst(self, count: int = 1, *, quantized_only: bool = True) -> list[LayerError]:
+        """The `count` rows with the largest error (smallest PSNR), quantized nodes
+        only unless `quantized_only` is False."""
+        rows = [row for row in self.rows if not quantized_only or row.precision.startswith("int")]
+        sign = -1.0 if self.metric == "psnr" else 1.0  # a lower PSNR is a larger error
+        return sorted(rows, key=lambda row: (not math.isnan(row.error_value), sign * row.error_value), reverse=True)[:count]
+
+    def __str__(self) -> str:
+        feed = "local feed: each node fed the float network's values" if self.local_feed else "cumulative: both networks end to end"
+        header = ("node", "op", "precision", self.metric)
+        lines = [(row.node, row.op, row.precision, f"{row.error_value:.6g}") for row in self.rows]
+        widths = [max(len(line[i]) for line in (header, *lines)) for i in range(3)]
+        text = [f"Quantization error ({self.metric}, {feed}; {self.sample_count} samples)"]
+        for line in (header, *lines):
+            text.append("  ".join(cell.ljust(width) for cell, width in zip(line[:3], widths)) + "  " + line[3])
+        return "\n".join(text) + "\n"
+
+
+def error_table(analysis: ErrorAnalysis, metric: str, sample_count: int) -> QuantizationErrorTable:
+    rows = tuple(
+        LayerError(match.name, match.op_name, match.precision, analysis.statistics[match.name].value(metric))
+        for match in analysis.nodes
+    )
+    return QuantizationErrorTable(metric, analysis.local_feed, sample_count, rows)
+
+
+__all__ = [
+    "METRICS",
+    "ErrorAnalysis",
+    "ErrorAnalysisError",
+    "ErrorStatistics",
+    "LayerError",
+    "NodeMatch",
+    "QuantizationErrorTable",
+    "comparable",
+    "error_table",
+    "match_nodes",
+    "tapped_interpreter",
+]
