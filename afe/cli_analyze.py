@@ -25,7 +25,7 @@ from afe.cli_inspect import OutputQuantization
 from afe.cli_output import format_timings, progress, say, timed
 from afe.cli_quantize import positive_int
 from afe.report import ActivationHistogram, LayerRow, OutputAgreement, ReportData, write_report
-from runtime.error_analysis import METRICS, NodeMatch, QuantizationErrorTable, _tapped, match_nodes
+from runtime.error_analysis import METRICS, NodeMatch, QuantizationErrorTable, match_nodes, tapped_interpreter
 from runtime.interpreter import find_function
 from sima_dialect.types import QuantizedType
 
@@ -133,7 +133,7 @@ def gather_report(
     worst = [row.node for row in table.worst(worst_count)]
     taps = [matches[name].reference.results[0] for name in worst]
     try:
-        reference, output_count = _tapped(model.float_reference, taps)
+        reference, output_count = tapped_interpreter(model.float_reference, taps)
     except Exception as error:  # the float reference as saved cannot run: say which model
         raise UserFacingException(f"the float reference of '{model.name}' cannot run: {error}", ExceptionFuncType.QUANTIZATION_ERROR_ANALYSIS) from None
     collectors = [_ValueCollector(_quantization(matches[name])) for name in worst]

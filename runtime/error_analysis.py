@@ -251,7 +251,6 @@ def tapped_interpreter(module: ModuleOp, taps: Sequence[SSAValue]) -> tuple[Inte
     return Interpreter(ModuleOp([copy])), count
 
 
-_tapped = tapped_interpreter  # the name afe.cli_analyze imports
 
 
 class _LocalNode:
