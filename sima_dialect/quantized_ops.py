@@ -299,17 +299,11 @@ class RequantizeOp(RescaledOp):
         self.check_shifted_int32("q - zero point", *centered_range(source))
 
 
-@irdl_op_definition
-class QMatMulOp(RescaledOp):
-    """Batched product of two int8 activations, [..., M, K] x [..., K, N]:
-    y = R((sum_k (a_k - z_a) * (b_k - z_b)) << left_shift), M * 2**(left_shift - shift)
-    ~ step_a * step_b / step_out (`integer_arithmetic.matmul_integers`)."""
+class _ProductOfTwo:
+    """Builders shared by the ops whose result is R(product of two centred
+    quantized inputs): they differ only in the shape rule of their result."""
 
-    name = "sima.qmatmul"
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    output = result_def(TensorType)
-    assembly_format = FUNCTIONAL_FORMAT
+    PRODUCT_SHAPE: ClassVar = staticmethod(shapes.broadcast_shapes)
 
     def __init__(
         self,
@@ -323,22 +317,37 @@ class QMatMulOp(RescaledOp):
         node: str | None = None,
     ):
         a, b = SSAValue.get(lhs), SSAValue.get(rhs)
-        shape = shapes.matmul_output_shape(shape_of(a), shape_of(b))
+        shape = self.PRODUCT_SHAPE(shape_of(a), shape_of(b))
         super().__init__(
             operands=[a, b],
             result_types=[_result_type(shape, element_type)],
-            properties=_node(self.rescale_properties(multiplier, shift, left_shift), node),
+            properties=_node(RescaledOp.rescale_properties(multiplier, shift, left_shift), node),
         )
 
     @classmethod
     def for_types(
         cls, lhs: SSAValue | Operation, rhs: SSAValue | Operation, element_type: QuantizedType, node: str | None = None
-    ) -> QMatMulOp:
-        a = _quantized_element(SSAValue.get(lhs), "qmatmul lhs")
-        b = _quantized_element(SSAValue.get(rhs), "qmatmul rhs")
-        factor = a.scale_value * b.scale_value / element_type.scale_value
-        left, multiplier, shift = tflite_constants(factor, "qmatmul")
+    ):
+        """Constants for M * 2**(left_shift - shift) ~ step_lhs * step_rhs / step_out."""
+        label = cls.name.split(".")[1]
+        a = _quantized_element(SSAValue.get(lhs), f"{label} lhs")
+        b = _quantized_element(SSAValue.get(rhs), f"{label} rhs")
+        left, multiplier, shift = tflite_constants(a.scale_value * b.scale_value / element_type.scale_value, label)
         return cls(lhs, rhs, element_type, multiplier=multiplier, shift=shift, left_shift=left, node=node)
+
+
+@irdl_op_definition
+class QMatMulOp(_ProductOfTwo, RescaledOp):
+    """Batched product of two int8 activations, [..., M, K] x [..., K, N]:
+    y = R((sum_k (a_k - z_a) * (b_k - z_b)) << left_shift), M * 2**(left_shift - shift)
+    ~ step_a * step_b / step_out (`integer_arithmetic.matmul_integers`)."""
+
+    name = "sima.qmatmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    output = result_def(TensorType)
+    assembly_format = FUNCTIONAL_FORMAT
+    PRODUCT_SHAPE: ClassVar = staticmethod(shapes.matmul_output_shape)
 
     def verify_(self) -> None:
         a = quantized_type_of(self, self.lhs, "lhs", (8,))
@@ -472,39 +481,11 @@ class QSubOp(QuantizedAddSubOp):
 
 
 @irdl_op_definition
-class QMulOp(QuantizedBinaryOp):
+class QMulOp(_ProductOfTwo, QuantizedBinaryOp):
     """Elementwise product, broadcast: y = R(((a - z_a) * (b - z_b)) << left_shift),
     M * 2**(left_shift - shift) ~ step_a * step_b / step_out (`integer_arithmetic.multiply_integers`)."""
 
     name = "sima.qmul"
-
-    def __init__(
-        self,
-        lhs: SSAValue | Operation,
-        rhs: SSAValue | Operation,
-        element_type: QuantizedType,
-        *,
-        multiplier: int,
-        shift: int,
-        left_shift: int = 0,
-        node: str | None = None,
-    ):
-        a, b = SSAValue.get(lhs), SSAValue.get(rhs)
-        shape = shapes.broadcast_shapes(shape_of(a), shape_of(b))
-        super().__init__(
-            operands=[a, b],
-            result_types=[_result_type(shape, element_type)],
-            properties=_node(self.rescale_properties(multiplier, shift, left_shift), node),
-        )
-
-    @classmethod
-    def for_types(
-        cls, lhs: SSAValue | Operation, rhs: SSAValue | Operation, element_type: QuantizedType, node: str | None = None
-    ) -> QMulOp:
-        a = _quantized_element(SSAValue.get(lhs), "qmul lhs")
-        b = _quantized_element(SSAValue.get(rhs), "qmul rhs")
-        left, multiplier, shift = tflite_constants(a.scale_value * b.scale_value / element_type.scale_value, "qmul")
-        return cls(lhs, rhs, element_type, multiplier=multiplier, shift=shift, left_shift=left, node=node)
 
     def verify_(self) -> None:
         a, b = self.verify_operands()
