@@ -14,9 +14,13 @@ samples (`test/models.py`) go through:
   calibrator, which also writes the quantized model.
 
 Prints seconds and the ratios ours / ort-calibrator and ours / quantize_static
-(lower is better; the target for the histogram methods is 0.5 or less).
+(lower is better; the target for the histogram methods is 0.5 or less), in
+wall time and in CPU time of this process. `--threads` applies to both sides:
+NumPy's BLAS and onnxruntime's sessions (whose thread pools ignore
+OMP_NUM_THREADS: the calibrator's session is given `intra_op_num_threads`).
+On a machine shared with other jobs the CPU-time ratio is the steadier one.
 
-    python bench/bench_calibration.py [--samples 32] [--only cls,orientation] [--threads 1]
+    python bench/bench_calibration.py [--samples 32] [--only cls,orientation] [--threads 1] [--ort-default-threads]
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated model names (cls, det, rec, orientation)")
     parser.add_argument("--methods", default="", help="comma-separated method names")
     parser.add_argument("--threads", type=int, default=1, help="threads for BLAS and onnxruntime")
+    parser.add_argument("--ort-default-threads", action="store_true",
+                        help="leave onnxruntime's thread pools at their default size (one per core)")
     args = parser.parse_args()
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(args.threads)
@@ -65,6 +71,20 @@ def main() -> int:
     from passes.partition import partition_and_name
 
     onnxruntime.set_default_logger_severity(3)
+    default_session_options = onnxruntime.SessionOptions
+
+    def session_options():  # what the calibrator and quantize_static create
+        options = default_session_options()
+        options.intra_op_num_threads = options.inter_op_num_threads = args.threads
+        return options
+
+    if not args.ort_default_threads:
+        onnxruntime.SessionOptions = session_options
+
+    def timed(run):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run()
+        return time.perf_counter() - wall, time.process_time() - cpu
 
     class Reader(CalibrationDataReader):
         def __init__(self, name: str, images):
@@ -76,8 +96,10 @@ def main() -> int:
 
     names = [n for n in args.only.split(",") if n] or list(REAL_MODELS)
     methods = [m for m in METHODS if not args.methods or m[0] in args.methods.split(",")]
-    print(f"{args.samples} samples, {args.threads} thread(s)")
-    print(f"{'model':<12} {'method':<15} {'ours s':>7} {'ort calib s':>11} {'ort quantize s':>14} {'ours/calib':>10} {'ours/quantize':>13}")
+    ort_threads = "default" if args.ort_default_threads else args.threads
+    print(f"{args.samples} samples, {args.threads} thread(s), onnxruntime: {ort_threads} thread(s)")
+    print(f"{'model':<12} {'method':<15} {'ours s':>7} {'ort calib s':>11} {'ort quantize s':>14} "
+          f"{'ours/calib':>10} {'ours/quantize':>13} {'cpu ours/calib':>14}")
     for name in names:
         spec = REAL_MODELS[name]
         if spec.path is None:
@@ -88,34 +110,37 @@ def main() -> int:
         samples = [{spec.input_name: image.transpose(0, 2, 3, 1)} for image in images]
         for ours_name, ort_name, calibrator_options, quantize_options in methods:
             config = dataclasses.replace(default_quantization, calibration_method=OurMethod.from_str(ours_name))
-            start = time.perf_counter()
-            module = net.module.clone()
-            partition_and_name(module)
-            calibrate_module(module, samples, config, progress=False)
-            ours = time.perf_counter() - start
-            calib = quantize = float("nan")
+
+            def ours_calibration():
+                module = net.module.clone()
+                partition_and_name(module)
+                calibrate_module(module, samples, config, progress=False)
+
+            ours, ours_cpu = timed(ours_calibration)
+            calib = calib_cpu = quantize = float("nan")
             if ort_name is not None:
                 method = getattr(CalibrationMethod, ort_name)
                 with tempfile.TemporaryDirectory() as tmp:
-                    start = time.perf_counter()
-                    calibrator = create_calibrator(
-                        str(spec.path), augmented_model_path=os.path.join(tmp, "augmented.onnx"),
-                        calibrate_method=method, extra_options=calibrator_options,
-                    )
-                    calibrator.collect_data(Reader(spec.input_name, images))
-                    calibrator.compute_data()
-                    calib = time.perf_counter() - start
-                    del calibrator
-                    start = time.perf_counter()
-                    quantize_static(
-                        str(spec.path), os.path.join(tmp, "q.onnx"), Reader(spec.input_name, images),
-                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=method, extra_options=quantize_options,
-                    )
-                    quantize = time.perf_counter() - start
+                    def ort_calibration():
+                        calibrator = create_calibrator(
+                            str(spec.path), augmented_model_path=os.path.join(tmp, "augmented.onnx"),
+                            calibrate_method=method, extra_options=calibrator_options,
+                        )
+                        calibrator.collect_data(Reader(spec.input_name, images))
+                        calibrator.compute_data()
+
+                    def ort_quantization():
+                        quantize_static(
+                            str(spec.path), os.path.join(tmp, "q.onnx"), Reader(spec.input_name, images),
+                            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
+                            weight_type=QuantType.QInt8, calibrate_method=method, extra_options=quantize_options,
+                        )
+
+                    calib, calib_cpu = timed(ort_calibration)
+                    quantize, _ = timed(ort_quantization)
             print(
                 f"{name:<12} {ours_name:<15} {ours:>7.2f} {calib:>11.2f} {quantize:>14.2f} "
-                f"{ours / calib:>10.2f} {ours / quantize:>13.2f}",
+                f"{ours / calib:>10.2f} {ours / quantize:>13.2f} {ours_cpu / calib_cpu:>14.2f}",
                 flush=True,
             )
     return 0

@@ -49,7 +49,9 @@ def to_attribute(value: Any) -> Attribute:
         return DictionaryAttr({str(k): to_attribute(v) for k, v in value.items()})
     if isinstance(value, list | tuple | np.ndarray):
         items = list(np.asarray(value).ravel()) if isinstance(value, np.ndarray) else list(value)
-        if all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in items):
+        # One check per element type, not per element: histograms hold thousands of counts.
+        kinds = set(map(type, items))
+        if all(issubclass(k, int | np.integer) and not issubclass(k, bool | np.bool_) for k in kinds):
             return _dense_array(i64, np.asarray(items, dtype="<i8"))
         # Floats go element by element (`[1.5 : f64, ...]`): xDSL 0.74 prints some
         # f64 values of an array<f64: ...> in hex, which its parser then refuses.

@@ -37,6 +37,8 @@ class _KLSearch:
 
     Sums over bins and levels use prefix sums, so a candidate costs
     O(levels), and O(1) when levels outnumber its bins (one bin per level).
+    A level's term depends only on its first bin and its size, so it is
+    computed once per (size, first bin) in a table the candidates read.
     """
 
     def __init__(self, histogram: StreamingHistogram, first: int, stop: int, levels: int):
@@ -53,6 +55,7 @@ class _KLSearch:
         self.cum_hlogh = np.concatenate([[0.0], np.cumsum(counts * np.log(safe))])
         self.cum_nonzero = np.concatenate([[0], np.cumsum(counts > 0)])
         self.total = float(self.cum[-1])
+        self._windows: np.ndarray | None = None
 
     def kl(self, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
         out = np.empty(lows.size)
@@ -74,21 +77,52 @@ class _KLSearch:
         merging = n > steps
         if merging.any():
             m_lo, m_n = lo[merging], n[merging]
-            level = np.arange(self.levels + 1)
-            # Bin j (of n) goes to level round((j + 1/2) * steps / n), half up;
-            # level l starts at the first j with (2j + 1) steps >= (2l - 1) n.
-            starts = _ceil_div((2 * level[None, :] - 1) * m_n[:, None] - steps, 2 * steps)
-            starts = np.clip(starts, 0, m_n[:, None]) + m_lo[:, None]
-            mass = np.diff(cum[starts], axis=1)
-            nonzero = np.diff(nonzero_cum[starts], axis=1).astype(np.float64)
-            group_term[merging] = np.sum(
-                mass * (np.log(np.where(mass > 0, mass, 1.0))
-                        - np.log(np.where(nonzero > 0, nonzero, 1.0))),
-                axis=1,
-            )
-            first_mass[merging], first_nonzero[merging] = mass[:, 0], nonzero[:, 0]
-            last_mass[merging], last_nonzero[merging] = mass[:, -1], nonzero[:, -1]
+            widths, which = np.unique(m_n, return_inverse=True)
+            starts = self._level_starts(widths)
+            sizes = np.diff(starts, axis=1)
+            largest = int(sizes.max())
+            if (largest + 1) * self.cum.size <= _CHUNK_ENTRIES:
+                # Level l of a candidate is the window of sizes[l] bins from
+                # lo + starts[l]: its term is read from the window table.
+                table = self._window_terms(largest)
+                window = sizes * table.shape[1] + starts[:, :-1]
+                index = np.take(window, which, axis=0)
+                index += m_lo[:, None]
+                group_term[merging] = np.take(table, index).sum(axis=1)
+            else:  # levels of very many bins (few bits, many bins): no table
+                group_term[merging] = self._level_terms(starts[which] + m_lo[:, None]).sum(axis=1)
+            ends = starts[:, [0, 1, -2, -1]][which] + m_lo[:, None]
+            first_mass[merging] = cum[ends[:, 1]] - cum[ends[:, 0]]
+            first_nonzero[merging] = nonzero_cum[ends[:, 1]] - nonzero_cum[ends[:, 0]]
+            last_mass[merging] = cum[ends[:, 3]] - cum[ends[:, 2]]
+            last_nonzero[merging] = nonzero_cum[ends[:, 3]] - nonzero_cum[ends[:, 2]]
         return group_term, (first_mass, first_nonzero), (last_mass, last_nonzero)
+
+    def _level_starts(self, widths: np.ndarray) -> np.ndarray:
+        """Per range width n (rows): the first bin of each level, and n last."""
+        steps = self.levels - 1
+        level = np.arange(self.levels + 1)
+        # Bin j (of n) goes to level round((j + 1/2) * steps / n), half up;
+        # level l starts at the first j with (2j + 1) steps >= (2l - 1) n.
+        starts = _ceil_div((2 * level[None, :] - 1) * widths[:, None] - steps, 2 * steps)
+        return np.clip(starts, 0, widths[:, None])
+
+    def _level_terms(self, starts: np.ndarray) -> np.ndarray:
+        """G log(G / nz) of the bins [starts[..., l], starts[..., l + 1]) (G
+        their mass, nz how many are non-empty), for every l."""
+        mass = np.diff(self.cum[starts], axis=-1)
+        nonzero = np.diff(self.cum_nonzero[starts], axis=-1).astype(np.float64)
+        return mass * (np.log(np.where(mass > 0, mass, 1.0)) - np.log(np.where(nonzero > 0, nonzero, 1.0)))
+
+    def _window_terms(self, largest: int) -> np.ndarray:
+        """table[k, p] = the level term of the k bins from p: computed once
+        per window instead of once per candidate level. Windows past the end
+        are never read."""
+        if self._windows is None or self._windows.shape[0] <= largest:
+            positions = np.arange(self.cum.size)
+            ends = np.minimum(positions[None, :] + np.arange(largest + 1)[:, None], self.cum.size - 1)
+            self._windows = self._level_terms(np.stack([np.broadcast_to(positions, ends.shape), ends], axis=-1))[..., 0]
+        return self._windows
 
     def _kl_chunk(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         cum, total = self.cum, self.total

@@ -54,9 +54,15 @@ def grid_index(values: np.ndarray, exponent: int) -> np.ndarray:
     return index
 
 
+def scalar_grid_index(value: float, exponent: int) -> int:
+    """`grid_index` of one float64, in Python arithmetic (ldexp and floor are
+    exact as in NumPy; no array round trip: range growth calls this often)."""
+    index = math.floor(math.ldexp(value, -exponent))
+    return min(index, -1) if value < 0 else index
+
+
 def _fits(lo: float, hi: float, exponent: int, num_bins: int) -> bool:
-    first, last = grid_index(np.array([lo, hi]), exponent)
-    return int(last) - int(first) + 1 <= num_bins
+    return scalar_grid_index(hi, exponent) - scalar_grid_index(lo, exponent) + 1 <= num_bins
 
 
 def fit_exponent(lo: float, hi: float, num_bins: int) -> int:
@@ -162,8 +168,10 @@ class StreamingHistogram:
 
     def _regrid(self, lo: float, hi: float) -> None:
         """Move to the grid of the data range [lo, hi] (which contains the old one)."""
+        if self.total and (lo, hi) == (self.min_val, self.max_val):
+            return  # the grid is a function of [min, max]: most batches keep it
         exponent = fit_exponent(lo, hi, self.num_bins)
-        start = int(grid_index(np.array([lo]), exponent)[0])
+        start = scalar_grid_index(lo, exponent)
         if self.total and (exponent, start) != (self.exponent, self.start):
             self.counts = self._counts_on(exponent, start)
         self.exponent, self.start = exponent, start
@@ -186,7 +194,7 @@ class StreamingHistogram:
         """A copy on the coarser grid that fits [lo, hi] (which contains
         [min, max]) in num_bins bins; counts are exact, as in growth."""
         exponent = max(fit_exponent(lo, hi, self.num_bins), self.exponent)
-        start = int(grid_index(np.array([lo]), exponent)[0])
+        start = scalar_grid_index(lo, exponent)
         copy = StreamingHistogram(self.num_bins)
         copy._copy_from(self)
         copy.counts = self._counts_on(exponent, start)

@@ -17,6 +17,12 @@ spread, beyond that). The full observed range, quantized exactly as the scale
 selection quantizes it, is always a candidate, so the selected range never
 has a larger expected error than it. (A ragged objective could hide a better
 width between coarse candidates; the search is exhaustive up to 256 bins.)
+
+Cost: a step's rounding errors take one pass over the bins, its clipping
+errors one lookup per candidate. A candidate costs at least its clipping
+error, so once a good candidate is known, the steps whose every candidate
+clips more (too narrow, most of them on real activations) are skipped
+without changing the minimum or which candidate holds it.
 """
 
 from __future__ import annotations
@@ -108,29 +114,40 @@ def _mean_rounding_error(low, up, step):
     bin; a bin over two cells is split at the boundary; over more, whole
     periods are counted (step^3 / 12 each) and the partial ends added, with
     y = x / step + 1/2 = k + f, period-relative position h(f) = (f - 1/2)^3.
+    Each case is computed only for the bins it applies to (this is the inner
+    loop of the MSE search).
     """
+    shape = np.broadcast_shapes(np.shape(low), np.shape(up), np.shape(step))
+    low, up, step = (a.ravel() for a in np.broadcast_arrays(low, up, step))
     y_low, y_up = low / step + 0.5, up / step + 0.5
     k_low, k_up = np.floor(y_low), np.floor(y_up)
-    two, many = k_up == k_low + 1, k_up > k_low + 1
-    # Each branch divides only by the widths it applies to (>= 0 and >= step).
-    width_two = np.where(two, up - low, 1.0)
-    width_many = np.where(many, up - low, 1.0)
+    cells = k_up - k_low
+    out = np.empty(cells.shape)
 
     def one_cell(a, b):  # mean of (x - q)^2 over an interval whose ends are a, b from q
         return (a * a + a * b + b * b) / 3.0
 
-    offset_low = low - k_low * step
-    same_cell = one_cell(up - k_low * step, offset_low)
-    half = 0.5 * step
-    boundary = np.where(two, (k_low + 0.5) * step, low)
-    two_cells = ((boundary - low) / width_two) * one_cell(half, offset_low) + (
-        (up - boundary) / width_two
-    ) * one_cell(up - k_up * step, -half)
-    f_low, f_up = y_low - k_low, y_up - k_up
-    many_cells = step**3 * (
-        (k_up - k_low) / 12.0 + ((f_up - 0.5) ** 3 - (f_low - 0.5) ** 3) / 3.0
-    ) / width_many
-    return np.where(many, many_cells, np.where(two, two_cells, same_cell))
+    same = np.flatnonzero(cells == 0)
+    if same.size:
+        s, kl = step[same], k_low[same]
+        out[same] = one_cell(up[same] - kl * s, low[same] - kl * s)
+    two = np.flatnonzero(cells == 1)
+    if two.size:
+        lo_, up_, s, kl, ku = low[two], up[two], step[two], k_low[two], k_up[two]
+        width = up_ - lo_
+        boundary = (kl + 0.5) * s
+        half = 0.5 * s
+        out[two] = ((boundary - lo_) / width) * one_cell(half, lo_ - kl * s) + (
+            (up_ - boundary) / width
+        ) * one_cell(up_ - ku * s, -half)
+    many = np.flatnonzero(cells > 1)
+    if many.size:
+        s, kl, ku = step[many], k_low[many], k_up[many]
+        f_low, f_up = y_low[many] - kl, y_up[many] - ku
+        out[many] = s**3 * (
+            (ku - kl) / 12.0 + ((f_up - 0.5) ** 3 - (f_low - 0.5) ** 3) / 3.0
+        ) / (up[many] - low[many])
+    return out.reshape(shape)
 
 
 class _ExpectedError:
@@ -151,54 +168,100 @@ class _ExpectedError:
     def __call__(self, steps: np.ndarray, owner: np.ndarray, lows: np.ndarray,
                  highs: np.ndarray) -> np.ndarray:
         """Cost of candidate i: step `steps[owner[i]]`, range [lows[i], highs[i]].
-        `owner` is sorted (the candidates of one step are contiguous)."""
-        cost = self.below.above(-lows) + self.above.above(highs)
-        lower, upper, count = self.lower, self.upper, self.count
-        # Bins [first, stop) reach into [lo, hi]; the end ones may straddle it.
-        first = np.searchsorted(upper, lows, side="right")
-        stop = np.searchsorted(lower, highs, side="left")
-        chunk_starts = np.arange(0, steps.size + _STEPS_PER_CHUNK, _STEPS_PER_CHUNK)
-        bounds = np.searchsorted(owner, chunk_starts)
-        for chunk_start, begin, end in zip(chunk_starts, bounds[:-1], bounds[1:]):
-            if begin == end:
+        `owner` is sorted (the candidates of one step are contiguous).
+
+        A candidate costs at least its clipping error, so a step whose every
+        candidate clips more than the best cost found so far cannot hold the
+        minimum: its rounding errors (the expensive part) are not computed and
+        its candidates cost inf. The minimum and its first index are those
+        of the full evaluation.
+        """
+        clip = self.below.above(-lows) + self.above.above(highs)
+        cost = np.full(lows.size, np.inf)
+        bounds = np.searchsorted(owner, np.arange(steps.size + 1))
+        has_candidates = bounds[1:] > bounds[:-1]
+        step_clip = np.full(steps.size, np.inf)
+        step_clip[has_candidates] = np.minimum.reduceat(clip, bounds[:-1][has_candidates])
+        # The likeliest winner first, for a tight bound: clipping plus the
+        # rounding error of values spread evenly over steps (step^2 / 12 each).
+        estimate = step_clip + float(self.count.sum()) * steps**2 / 12.0
+        first = int(np.argmin(estimate))
+        rest = np.argsort(step_clip, kind="stable")
+        rest = rest[rest != first]
+        # The likeliest step alone sets the first bound.
+        chunks = [np.array([first])] + [
+            rest[begin:begin + _STEPS_PER_CHUNK] for begin in range(0, rest.size, _STEPS_PER_CHUNK)
+        ]
+        best = np.inf
+        for chunk in chunks:
+            # A relative margin keeps steps whose cost could round to a tie.
+            chunk = chunk[step_clip[chunk] <= best * (1.0 + 1e-9)]
+            if chunk.size == 0:
+                break  # the rest clip even more: `rest` is sorted by clipping
+            chunk = chunk[has_candidates[chunk]]
+            if chunk.size == 0:
                 continue
-            chunk_steps = steps[chunk_start:chunk_start + _STEPS_PER_CHUNK]
-            per_bin = self._bin_errors(chunk_steps)
-            cumulative = np.concatenate(
-                [np.zeros((chunk_steps.size, 1)), np.cumsum(per_bin, axis=1)], axis=1
-            )
-            row = owner[begin:end] - chunk_start
-            f, s = first[begin:end], stop[begin:end]
-            lo, hi = lows[begin:end], highs[begin:end]
-            step = chunk_steps[row]
-            inside = np.where(s > f, cumulative[row, s] - cumulative[row, f], 0.0)
-            # Replace the end bins' whole-bin error by that of their in-range part.
-            for k, applies in ((f, s > f), (s - 1, s - 1 > f)):
-                kk = np.clip(k, 0, lower.size - 1)
-                whole = cumulative[row, kk + 1] - cumulative[row, kk]
-                a = np.maximum(lower[kk], lo)
-                b = np.maximum(np.minimum(upper[kk], hi), a)
-                width = self.width[kk]
-                part = np.where(
-                    width > 0,
-                    count[kk] * ((b - a) / np.where(width > 0, width, 1.0))
-                    * _mean_rounding_error(a, b, step),
-                    whole,  # a point mass reaching into the range lies wholly inside
-                )
-                inside += np.where(applies, part - whole, 0.0)
-            cost[begin:end] += inside
+            counts = bounds[chunk + 1] - bounds[chunk]
+            row = np.repeat(np.arange(chunk.size), counts)
+            # The candidates of the chunk's steps, each step's contiguously.
+            index = np.arange(row.size) + np.repeat(bounds[chunk] - np.cumsum(counts) + counts, counts)
+            cost[index] = clip[index] + self._inside(steps[chunk], row, lows[index], highs[index])
+            best = min(best, float(cost[index].min()))
         return cost
 
+    def _inside(self, chunk_steps: np.ndarray, row: np.ndarray, lo: np.ndarray,
+                hi: np.ndarray) -> np.ndarray:
+        """Rounding error of the values inside [lo, hi] at step chunk_steps[row]."""
+        lower, upper, count = self.lower, self.upper, self.count
+        # Bins [first, stop) reach into [lo, hi]; the end ones may straddle it.
+        f = np.searchsorted(upper, lo, side="right")
+        s = np.searchsorted(lower, hi, side="left")
+        per_bin = self._bin_errors(chunk_steps)
+        cumulative = np.concatenate(
+            [np.zeros((chunk_steps.size, 1)), np.cumsum(per_bin, axis=1)], axis=1
+        )
+        step = chunk_steps[row]
+        inside = np.where(s > f, cumulative[row, s] - cumulative[row, f], 0.0)
+        # Replace the end bins' whole-bin error by that of their in-range part.
+        for k, applies in ((f, s > f), (s - 1, s - 1 > f)):
+            kk = np.clip(k, 0, lower.size - 1)
+            whole = cumulative[row, kk + 1] - cumulative[row, kk]
+            a = np.maximum(lower[kk], lo)
+            b = np.maximum(np.minimum(upper[kk], hi), a)
+            width = self.width[kk]
+            part = np.where(
+                width > 0,
+                count[kk] * ((b - a) / np.where(width > 0, width, 1.0))
+                * _mean_rounding_error(a, b, step),
+                whole,  # a point mass reaching into the range lies wholly inside
+            )
+            inside += np.where(applies, part - whole, 0.0)
+        return inside
 
-def _zero_point_candidates(step: float, lo_all: float, hi_all: float, steps: int) -> np.ndarray:
-    """Integers z for the window [-z * step, (steps - z) * step] that matter:
-    past either end of this interval, moving the window only clips more."""
-    toward_hi = max(0, steps - math.ceil(hi_all / step))  # hi just covers the data
-    toward_lo = min(steps, math.ceil(-lo_all / step))  # lo just covers the data
-    first, last = min(toward_hi, toward_lo), max(toward_hi, toward_lo)
-    if last - first + 1 <= _MAX_ZERO_POINTS:
-        return np.arange(first, last + 1, dtype=np.float64)
-    return np.unique(np.round(np.linspace(first, last, _MAX_ZERO_POINTS)))
+
+def _zero_point_candidates(step: np.ndarray, lo_all: float, hi_all: float,
+                           steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integers z for the windows [-z * step, (steps - z) * step] that matter,
+    for every step: (owner, z), the index of each z's step and z itself, the
+    z of one step contiguous. Past either end of the interval between the z
+    whose hi just covers the data and the z whose lo does, moving the window
+    only clips more."""
+    toward_hi = np.maximum(0.0, steps - np.ceil(hi_all / step))
+    toward_lo = np.minimum(float(steps), np.ceil(-lo_all / step))
+    first, last = np.minimum(toward_hi, toward_lo), np.maximum(toward_hi, toward_lo)
+    counts = (last - first + 1).astype(np.int64)
+    if counts.max() <= _MAX_ZERO_POINTS:  # every integer in [first, last]
+        owner = np.repeat(np.arange(step.size), counts)
+        offset = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        return owner, first[owner] + offset
+    # Wide intervals (many bits): evenly spread integers.
+    zero_points = [
+        np.arange(a, b + 1) if b - a + 1 <= _MAX_ZERO_POINTS
+        else np.unique(np.round(np.linspace(a, b, _MAX_ZERO_POINTS)))
+        for a, b in zip(first, last)
+    ]
+    owner = np.repeat(np.arange(step.size), [z.size for z in zero_points])
+    return owner, np.concatenate(zero_points)
 
 
 def _fractions(count: int, around: float | None) -> np.ndarray:
@@ -225,9 +288,7 @@ def _best_asymmetric(error: _ExpectedError, lo_all: float, hi_all: float,
                      fractions: np.ndarray, bits: int):
     levels = asymmetric_steps(bits)
     step = (hi_all - lo_all) * fractions / levels
-    zero_points = [_zero_point_candidates(s, lo_all, hi_all, levels) for s in step]
-    owner = np.repeat(np.arange(step.size), [z.size for z in zero_points])
-    z = np.concatenate(zero_points)
+    owner, z = _zero_point_candidates(step, lo_all, hi_all, levels)
     lows, highs = -z * step[owner], (levels - z) * step[owner]
     cost = error(step, owner, lows, highs)
     best = int(np.argmin(cost))
