@@ -9,6 +9,7 @@ the requantization rounds as documented (sima: half up; tflite: half away).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -228,3 +229,190 @@ def test_qmatmul_matches_the_python_int_reference(case):
         for i in range(len(a))
     ]
     np.testing.assert_array_equal(result, np.array(expected).reshape(result.shape))
+
+
+# ---------------------------------------------------------------------------
+# the float paths of the kernels (runtime.integer_kernels.exact_float): their
+# choices at the bounds, and the checked path where the bounds prove nothing
+
+
+def expected_dense(case) -> np.ndarray:
+    r = case["requant"]
+    weight, bias = case["weight"].tolist(), case["bias"].tolist()
+    rows = case["x"].reshape(-1, case["x"].shape[-1]).tolist()
+    return np.array([
+        [
+            reference_requantize(mla_dot(row, [w_row[c] for w_row in weight], case["input_bits"], per_channel(r["intrinsic"], c)) + bias[c], c, r)
+            for c in range(len(bias))
+        ]
+        for row in rows
+    ]).reshape(*case["x"].shape[:-1], len(bias))
+
+
+def run_dense(case) -> np.ndarray:
+    r = case["requant"]
+    return run_op(
+        lambda x, w, b: QDenseOp(x, w, b, requantization_object(r), r["intrinsic"], quant(r["output_bits"], 1.0, r["zero_point"]), relu=r["relu"]),
+        [(case["x"], quant(case["input_bits"], 0.5, case["zero_point"]))],
+        [case["weight"], case["bias"]],
+    )
+
+
+@st.composite
+def long_int8_dense_cases(draw):
+    """int8 reductions of about 1024 terms of mostly extreme values: max|x| * L1
+    crosses 2**24, where float32 sums stop being exact (the float32 / float64 choice)."""
+    k = draw(st.integers(1000, 1100))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    extreme_share = draw(st.sampled_from([1.0, 0.99, 0.9]))  # odd values make inexact float32 sums visible
+    x = np.where(rng.random((2, k)) < extreme_share, rng.choice([-128, 127], (2, k)), rng.integers(-128, 128, (2, k)))
+    weight = np.where(rng.random((k, 2)) < extreme_share, rng.choice([-127, 127], (k, 2)), rng.integers(-127, 128, (k, 2)))
+    weight[:, 0] = np.abs(weight[:, 0]) * np.sign(x[0].astype(np.int64) + 0.5)  # column 0 sums one sign: the largest |P|
+    shift = draw(st.integers(0, 31))
+    # sima at 32 bits, shift 0 in column 0: every accumulator value shows
+    requant = dict(mode="sima", output_bits=32, relu=False, shift=[0, shift], multiplier=None, zero_point=0, intrinsic=[0])
+    return dict(x=x.astype(np.int8), weight=weight.astype(np.int8), bias=np.array([0, 3], dtype=np.int32), zero_point=0,
+                input_bits=8, requant=requant)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(long_int8_dense_cases())
+def test_long_int8_reductions_stay_exact_on_either_side_of_float32s_bound(case):
+    np.testing.assert_array_equal(run_dense(case), expected_dense(case))
+
+
+def test_the_float_type_is_chosen_by_the_weights_column_norms():
+    from runtime.integer_kernels.exact_float import GemmBounds
+
+    bias, no_shift = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    # 128 * L1 just below and at 2**24
+    assert GemmBounds(np.array([2**24 // 128 - 1]), 8, bias, no_shift).exact_float_type(128) is np.float32
+    assert GemmBounds(np.array([2**24 // 128]), 8, bias, no_shift).exact_float_type(128) is np.float64
+    # a padded input with a zero point runs centered: up to 255 per term
+    assert GemmBounds(np.array([2**24 // 255]), 8, bias, no_shift).exact_float_type(255) is np.float32
+    assert GemmBounds(np.array([2**24 // 255 + 1]), 8, bias, no_shift).exact_float_type(255) is np.float64
+    # int16 inputs: float64 up to 2**53
+    assert GemmBounds(np.array([2**37]), 16, bias, np.ones(1, np.int64)).exact_float_type(2**15) is np.float64
+    assert GemmBounds(np.array([2**38]), 16, bias, np.ones(1, np.int64)).exact_float_type(2**15) is None
+
+
+def test_int16_accumulators_past_the_proven_bound_take_the_checked_path_and_stay_exact():
+    """int16 input, 2048 weights of 127 per column: L1 = 260096, so the int15
+    high-byte product << 7 could leave int32 (the bound proves nothing) and the
+    kernel runs the checked arithmetic, which is exact on this small input."""
+    from runtime.integer_kernels.exact_float import GemmBounds
+
+    k = 2048
+    weight = np.full((k, 2), 127, dtype=np.int8)
+    weight[::2, 1] = -127
+    assert not GemmBounds(np.abs(weight.astype(np.int64)).sum(axis=0), 16, np.zeros(2), np.array([1, 1])).proves_checks
+    x = np.zeros((1, k), dtype=np.int16)
+    x[0, :5] = [300, -32768, 77, 32767, -1]
+    requant = dict(mode="sima", output_bits=32, relu=False, shift=[0], multiplier=None, zero_point=0, intrinsic=[1])
+    case = dict(x=x, weight=weight, bias=np.array([5, -5], dtype=np.int32), zero_point=0, input_bits=16, requant=requant)
+    np.testing.assert_array_equal(run_dense(case), expected_dense(case))
+
+
+@st.composite
+def int16_convolutions_of_wide_inputs(draw):
+    """int16 inputs over the whole range with 3x3 kernels over 16 channels and a
+    padded zero point: the float64 product of x - z, floored per channel."""
+    case = draw(conv_cases())
+    assume(case["input_bits"] == 16)
+    n, h, w, c = case["x"].shape
+    x = draw(int_arrays(16, (n, h, w, c)))
+    return {**case, "x": x}
+
+
+@SETTINGS
+@given(int16_convolutions_of_wide_inputs())
+def test_int16_convolutions_match_the_reference(case):
+    r = case["requant"]
+    result = run_op(
+        lambda x, w, b: QConv2DOp(
+            x, w, b, requantization_object(r), r["intrinsic"], quant(r["output_bits"], 0.5, r["zero_point"]),
+            strides=case["strides"], pads=case["pads"], dilations=case["dilations"], groups=case["groups"], relu=r["relu"],
+        ),
+        [(case["x"], quant(16, 0.25, case["zero_point"]))],
+        [case["weight"], case["bias"]],
+    )
+    np.testing.assert_array_equal(result, reference_qconv2d(case))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.integers(258, 400), st.integers(-128, 127), st.integers(-128, 127), st.data())
+def test_qmatmul_past_float32s_bound_sums_in_float64(k, za, zb, data):
+    """k * 255 * 255 >= 2**24: the product of the centered operands runs in float64."""
+    a = data.draw(int_arrays(8, (2, k)))
+    b = data.draw(int_arrays(8, (k, 2)))
+    multiplier, shift = data.draw(st.integers(1, 127)), data.draw(st.integers(0, 38))
+    result = run_op(
+        lambda a_, b_: QMatMulOp(a_, b_, quant(16, 0.1, 0), multiplier=multiplier, shift=shift, left_shift=0),
+        [(a, quant(8, 0.5, za)), (b, quant(8, 0.25, zb))],
+    )
+    expected = [
+        [tflite_requantize(sum((int(a[i, t]) - za) * (int(b[t, j]) - zb) for t in range(k)), multiplier, shift, 0, 16) for j in range(2)]
+        for i in range(2)
+    ]
+    np.testing.assert_array_equal(result, expected)
+
+
+@st.composite
+def accumulators(draw):
+    """Products P and biases B with P + B in int32, a requantization, and the int8 / int16 input kind."""
+    channels = draw(st.integers(1, 4))
+    r = draw(requantizations(channels, draw(st.sampled_from([8, 16]))))
+    magnitude = draw(st.sampled_from([2**8, 2**23, 2**30]))  # small ones also take the float32 path
+    products = draw(hnp.arrays(np.int64, (draw(st.integers(1, 6)), channels), elements=st.integers(-magnitude, magnitude)))
+    bias = draw(hnp.arrays(np.int64, (channels,), elements=st.integers(-(2**30), 2**30 - 1)))
+    return products, bias, r
+
+
+@SETTINGS
+@given(accumulators())
+def test_the_float_requantizer_rounds_as_the_checked_requantization(case):
+    """FloatRequantizer on G = P * (its weight scale), floored or not, against the
+    checked requantization of P + B (and the Python-int reference)."""
+    from runtime.integer_kernels.exact_float import FloatRequantizer
+
+    products, bias, r = case
+    requantization = requantization_object(r)
+    output_dtype = np.dtype(f"int{r['output_bits']}")
+    channels = bias.shape[0]
+    intrinsic = np.broadcast_to(np.asarray(r["intrinsic"]), (channels,))
+    int16 = any(intrinsic)
+    requantize = FloatRequantizer(requantization, bias, output_dtype, r["relu"], intrinsic_shift=intrinsic if int16 else None)
+    if int16:
+        # G = S * 2**-h with S the full sum: P = floor(S / 2**h); a fraction below 2**-h shows the floor
+        full = products * 2 ** intrinsic.astype(np.int64) + (products % 2)
+        product = full.astype(np.float64) * np.ldexp(1.0, -intrinsic)
+        floored = np.floor(product).astype(np.int64)
+    else:
+        product = products.astype(np.float64) * requantize.weight_scale
+        floored = products
+    expected = [
+        [reference_requantize(int(floored[row, c]) + int(bias[c]), c, r) for c in range(channels)] for row in range(products.shape[0])
+    ]
+    # (the requantizer consumes its argument: it works in place)
+    np.testing.assert_array_equal(requantize(product.copy()), expected)
+    if not int16 and requantize.offset32 is not None and np.all(np.abs(products) < 2**24):
+        np.testing.assert_array_equal(requantize(product.astype(np.float32)), expected)  # exact float32 products
+
+
+@pytest.mark.parametrize("output_bits", [8, 16, 32])
+@pytest.mark.parametrize("shift", [0, 1, 7, 8, 15, 16, 17, 20, 23, 31])
+def test_the_float_requantizer_decides_ties_exactly(shift, output_bits):
+    """Accumulators one below, at and one above the ties (m + 1/2) * 2**n of the
+    sima shift: a float32 sum with too few bits for the fraction would round
+    them across the tie."""
+    from runtime.integer_kernels.exact_float import FloatRequantizer
+
+    ties = [(m * 2 + 1) << shift >> 1 for m in (0, 1, 5, -1, -3)] if shift else [0, 3, -2]
+    products = np.array([t + d for t in ties for d in (-1, 0, 1) if abs(t + d) < 2**31 - 1], dtype=np.int64)[:, None]
+    r = dict(mode="sima", output_bits=output_bits, relu=False, shift=[shift], multiplier=None, zero_point=0, intrinsic=[0])
+    requantize = FloatRequantizer(requantization_object(r), np.zeros(1, np.int64), np.dtype(f"int{output_bits}"), False)
+    expected = np.array([sima_requantize(int(p), shift, output_bits) for p in products[:, 0]]).reshape(-1, 1)
+    scaled = products.astype(np.float64) * requantize.weight_scale
+    np.testing.assert_array_equal(requantize(scaled.copy()), expected)
+    exact_in_float32 = np.abs(products[:, 0]) < 2**24  # the GEMM's bound for a float32 product
+    np.testing.assert_array_equal(requantize(scaled[exact_in_float32].astype(np.float32)), expected[exact_in_float32])

@@ -29,7 +29,7 @@ from runtime.fast_kernels import FAST_KERNELS
 from runtime.interpreter import Interpreter
 from sima_dialect.ops import ConstantOp
 from sima_dialect.quantized_ops import QConv2DOp, QDenseOp, QMatMulOp
-from test_integer_kernels_gemm import conv_cases, dense_cases, matmul_cases, requantization_object
+from test_integer_kernels_gemm import conv_cases, dense_cases, long_int8_dense_cases, matmul_cases, requantization_object
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -123,3 +123,18 @@ def test_fast_mode_rounds_long_int16_reductions_and_stays_close():
     )
     bound = allowed_difference(dict(input_bits=16, requant=r, x=x), 3 * 3 * 64)
     assert 0 < difference(exact, fast) <= bound
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(long_int8_dense_cases())
+def test_fast_mode_is_exact_for_int8_reductions_past_float32s_bound(case):
+    """int8 fast mode uses the bit-exact kernels (float32 where the weights'
+    column norms prove it exact, float64 beyond), so even reductions whose
+    sums pass 2**24 come out exact."""
+    r = case["requant"]
+    exact, fast = run_both(
+        lambda x, w, b: QDenseOp(x, w, b, requantization_object(r), r["intrinsic"], quant(r["output_bits"], 1.0, r["zero_point"])),
+        [(case["x"], quant(8, 0.5, case["zero_point"]))],
+        [case["weight"], case["bias"]],
+    )
+    np.testing.assert_array_equal(fast, exact)

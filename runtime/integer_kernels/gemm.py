@@ -1,6 +1,6 @@
 """Kernels of the quantized matrix products: qconv2d, qdense and qmatmul.
 
-The convolution arranges its windows as the float kernels do
+Two paths compute the same integers. The checked path: the convolution arranges its windows as the float kernels do
 (`runtime.kernels.windows`: the input padded with its zero point, im2col in
 bands of output rows) and leaves the arithmetic to
 `integer_arithmetic.mla_product` (exact int8 / int15 products on BLAS in
@@ -12,16 +12,37 @@ float32 or float64), `accumulate` and the op's requantization:
   over the KH*KW taps of whole-tensor multiply-adds in float32 or float64
   (exact: every partial sum is an integer the type holds), passed to
   `mla_product` as its contraction, so the int15 byte split still applies.
+
+That checked path is the fallback. Each kernel first tries its float path
+(`exact_float`): when the weights' column norms prove that no checked
+intermediate can leave int32 and that the product is exact in float32 or
+float64, the convolution runs as the float runtime's own convolution
+(`runtime.kernels.conv.conv2d_kernel`: im2col GEMM, depthwise einsum) on the
+input as floats, with the power of two of the requantization folded into the
+weights, and `FloatRequantizer` turns the product into the output integers.
+A padded convolution with a non-zero input zero point runs on x - z_in (zero
+padding) and adds z_in * sum(w) back as a per-channel constant. The plan is
+made once per weight and bias array (constants: the same arrays every run).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from runtime.integer_arithmetic import accumulate, matmul_integers, mla_product
+from runtime.integer_arithmetic import (
+    ACCUMULATOR_MAX,
+    ArithFoldedRequantization,
+    TFLiteRequantization,
+    accumulate,
+    matmul_integers,
+    mla_product,
+)
 from runtime.integer_kernels.boundary import quantized_element, scalar_type
+from runtime.integer_kernels.exact_float import FLOAT32_EXACT, FLOAT64_EXACT, FloatRequantizer, GemmBounds
 from runtime.kernels.base import Kernel, PreparedWeight, ints, static_shape
-from runtime.kernels.conv import BAND_BYTES
+from runtime.kernels.conv import BAND_BYTES, conv2d_kernel
 from runtime.kernels.windows import pad_spatial, patches, taps
 from sima_dialect import quantized_ops as q
 
@@ -29,7 +50,8 @@ from sima_dialect import quantized_ops as q
 _GEMM_ITEM_BYTES = 8
 
 
-def build_qconv2d(op: q.QConv2DOp) -> Kernel:
+def _checked_qconv2d(op: q.QConv2DOp) -> Kernel:
+    """The convolution through the checked arithmetic (every intermediate tested)."""
     strides, pads, dilations = ints(op.strides), ints(op.pads), ints(op.dilations)
     groups = op.groups.value.data
     kh, kw, c_group, c_out = static_shape(op.weight)
@@ -146,7 +168,7 @@ def _depthwise_product(window, groups: int, intrinsic_shift: np.ndarray) -> Kern
     return product
 
 
-def build_qdense(op: q.QDenseOp) -> Kernel:
+def _checked_qdense(op: q.QDenseOp) -> Kernel:
     requantization, output_type, relu = op.requantization(), scalar_type(op.output), op.has_relu
     intrinsic_shift = op.intrinsic_shift_values()
 
@@ -159,12 +181,144 @@ def build_qdense(op: q.QDenseOp) -> Kernel:
     return qdense
 
 
-def build_qmatmul(op: q.QMatMulOp) -> Kernel:
+def _checked_qmatmul(op: q.QMatMulOp) -> Kernel:
     lhs_zero_point = quantized_element(op.lhs).zero_point_value
     rhs_zero_point = quantized_element(op.rhs).zero_point_value
     left_shift, requantization, output_type = op.left_shift.value.data, op.requantization(), scalar_type(op.output)
 
     def qmatmul(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         return matmul_integers(lhs, lhs_zero_point, rhs, rhs_zero_point, left_shift, requantization, output_type)
+
+    return qmatmul
+
+
+# ---------------------------------------------------------------------------
+# the float paths (see the module docstring)
+
+
+@dataclass(frozen=True)
+class _FloatGemm:
+    """A GEMM's float path for one weight and bias: weights as floats, scaled, and the requantizer."""
+
+    weights: np.ndarray
+    float_type: type
+    center: bool
+    requantize: FloatRequantizer
+
+
+class PlanPerConstants:
+    """`make(w, bias)` for the last weight and bias seen (constants: the same arrays every run)."""
+
+    __slots__ = ("_make", "_entry")
+
+    def __init__(self, make):
+        self._make = make
+        self._entry = (None, None, None)
+
+    def __call__(self, w: np.ndarray, bias: np.ndarray):
+        seen_w, seen_bias, plan = self._entry
+        if w is not seen_w or bias is not seen_bias:
+            plan = self._make(w, bias)
+            self._entry = (w, bias, plan)
+        return plan
+
+
+def _float_gemm(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray, column_axes, zero_point: int, padded: bool):
+    """The float path of a qconv2d / qdense for these constants, or None where
+    the bounds prove nothing (then the checked path runs)."""
+    requantization = op.requantization()
+    if not isinstance(requantization, ArithFoldedRequantization | TFLiteRequantization):
+        return None
+    input_bits = quantized_element(op.input).bits
+    output_dtype = np.dtype(scalar_type(op.output).numpy_type())
+    if input_bits not in (8, 16) or output_dtype.kind != "i":
+        return None
+    c_out = w.shape[-1]
+    intrinsic_shift = np.broadcast_to(op.intrinsic_shift_values(), (c_out,))
+    wide = w.astype(np.int64)
+    bounds = GemmBounds(np.abs(wide).sum(axis=column_axes), input_bits, bias, intrinsic_shift)
+    if not bounds.proves_checks:
+        return None
+    center = padded and zero_point != 0  # zero padding of x - z_in is padding with z_in
+    magnitude = (1 << input_bits) - 1 if center else 1 << (input_bits - 1)
+    float_type = bounds.exact_float_type(magnitude)
+    if float_type is None:
+        return None
+    correction = zero_point * wide.sum(axis=column_axes) if center else None
+    requantize = FloatRequantizer(
+        requantization, bias, output_dtype, op.has_relu,
+        intrinsic_shift=intrinsic_shift if input_bits == 16 else None, correction=correction,
+    )
+    weights = (w.astype(np.float64) * requantize.weight_scale).astype(float_type)
+    weights.flags.writeable = False
+    return _FloatGemm(weights, float_type, center, requantize)
+
+
+def build_qconv2d(op: q.QConv2DOp) -> Kernel:
+    checked = _checked_qconv2d(op)
+    strides, pads, dilations = ints(op.strides), ints(op.pads), ints(op.dilations)
+    groups = op.groups.value.data
+    weight_shape, output_shape = static_shape(op.weight), static_shape(op.output)
+    zero_point = quantized_element(op.input).zero_point_value
+    plans = PlanPerConstants(lambda w, bias: _float_gemm(op, w, bias, (0, 1, 2), zero_point, any(pads)))
+    convolutions = {
+        float_type: conv2d_kernel(weight_shape, output_shape, strides, pads, dilations, groups, np.dtype(float_type))
+        for float_type in (np.float32, np.float64)
+    }
+
+    def qconv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        plan = plans(w, bias)
+        if plan is None:
+            return checked(x, w, bias)
+        float_type = plan.float_type
+        values = np.subtract(x, zero_point, dtype=float_type) if plan.center else x.astype(float_type)
+        return plan.requantize(convolutions[float_type](values, plan.weights))
+
+    return qconv2d
+
+
+def build_qdense(op: q.QDenseOp) -> Kernel:
+    checked = _checked_qdense(op)
+    plans = PlanPerConstants(lambda w, bias: _float_gemm(op, w, bias, 0, 0, False))
+
+    def qdense(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        plan = plans(w, bias)
+        if plan is None:
+            return checked(x, w, bias)
+        k, n = w.shape
+        products = np.matmul(x.reshape(-1, k).astype(plan.float_type), plan.weights)
+        return plan.requantize(products).reshape(*x.shape[:-1], n)
+
+    return qdense
+
+
+def build_qmatmul(op: q.QMatMulOp) -> Kernel:
+    """Both operands are activations: the bound comes from their types alone."""
+    checked = _checked_qmatmul(op)
+    lhs, rhs = quantized_element(op.lhs), quantized_element(op.rhs)
+    left_shift = op.left_shift.value.data
+    requantization = op.requantization()
+    k = op.lhs.type.get_shape()[-1]
+    if k < 0:
+        return checked  # a dynamic reduction length bounds nothing
+
+    def magnitude(element) -> int:
+        low, high = -(1 << (element.bits - 1)), (1 << (element.bits - 1)) - 1
+        return max(abs(low - element.zero_point_value), abs(high - element.zero_point_value))
+
+    bound = k * magnitude(lhs) * magnitude(rhs)
+    if (bound << left_shift) > ACCUMULATOR_MAX or not isinstance(requantization, TFLiteRequantization):
+        return checked  # the checked path tests the sum << L, as the model says
+    float_type = np.float32 if bound < FLOAT32_EXACT else np.float64 if bound < FLOAT64_EXACT else None
+    if float_type is None:
+        return checked
+    output_dtype = np.dtype(scalar_type(op.output).numpy_type())
+    requantize = FloatRequantizer(requantization, np.zeros(1, np.int64), output_dtype, False, left_shift=left_shift)
+    lhs_zero_point, rhs_zero_point = lhs.zero_point_value, rhs.zero_point_value
+
+    def qmatmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        centered_a = np.subtract(a, lhs_zero_point, dtype=float_type)
+        centered_b = np.subtract(b, rhs_zero_point, dtype=float_type)
+        return requantize(np.matmul(centered_a, centered_b))
 
     return qmatmul

@@ -3,15 +3,25 @@
 The window sums of q - z_in are exact int64 sums (taps of the padded input,
 whose padding, 0 after centering, adds nothing); the divisor is folded into
 the multiplier chosen per output position by its number of valid taps, and
-`integer_arithmetic.requantize_window_sums` does the rest.
+`integer_arithmetic.requantize_window_sums` does the rest. The global pool
+sums the raw integers (int32 where that holds them) and requantizes in float64
+(`exact_float.FloatRequantizer`) where the input type proves every sum within
+int32; the checked path runs otherwise.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from runtime.integer_arithmetic import requantize_window_sums
-from runtime.integer_kernels.boundary import quantized_element, scalar_type
+from runtime.integer_arithmetic import (
+    ACCUMULATOR_MAX,
+    TFLITE_MAX_SHIFT,
+    TFLITE_MULTIPLIER_MAX,
+    TFLiteRequantization,
+    requantize_window_sums,
+)
+from runtime.integer_kernels.boundary import quantized_element, scalar_type, storage_dtype
+from runtime.integer_kernels.exact_float import FloatRequantizer
 from runtime.kernels.base import Kernel, ints, static_shape
 from runtime.kernels.pool import _valid_counts as valid_counts  # taps inside the input, per output position
 from runtime.kernels.windows import pad_spatial, taps
@@ -58,4 +68,27 @@ def build_qglobal_avg_pool(op: q.QGlobalAvgPoolOp) -> Kernel:
         sums = (x.astype(np.int64) - zero_point).sum(axis=(1, 2), keepdims=True)
         return requantize_window_sums(sums, multiplier, shift, out_zero_point, output_type)
 
-    return qglobal_avg_pool
+    # The same integers faster where H * W * max|q - z_in| proves the sums within
+    # int32 (the check the checked path makes): integer sums, exact in float64,
+    # and `FloatRequantizer` rounds as the TFLite shift does.
+    _, height, width, _ = op.input.type.get_shape()
+    info = np.iinfo(storage_dtype(op.input))
+    magnitude = max(abs(int(info.min) - zero_point), abs(int(info.max) - zero_point))
+    valid_constants = 1 <= multiplier <= TFLITE_MULTIPLIER_MAX and 0 <= shift <= TFLITE_MAX_SHIFT
+    if height < 0 or width < 0 or height * width * magnitude > ACCUMULATOR_MAX or not valid_constants:
+        return qglobal_avg_pool
+    output_dtype = storage_dtype(op.output)
+    requantize = FloatRequantizer(
+        TFLiteRequantization(np.array(multiplier), np.array(shift), out_zero_point), np.zeros((), np.int64), output_dtype, False
+    )
+    correction = float(height * width * zero_point)
+    # sums of the raw integers in int32 (NumPy's fastest reduction of int8) when it holds them
+    raw_bound = height * width * max(-int(info.min), int(info.max))
+    sum_type = np.int32 if raw_bound <= ACCUMULATOR_MAX else np.int64
+
+    def float_global_avg_pool(x: np.ndarray) -> np.ndarray:
+        sums = x.sum(axis=(1, 2), keepdims=True, dtype=sum_type).astype(np.float64)
+        sums -= correction
+        return requantize(sums)
+
+    return float_global_avg_pool
