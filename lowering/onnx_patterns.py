@@ -107,18 +107,11 @@ def fold_conv_batch_norm(graph: OnnxGraph) -> int:
         params = [graph.constant(name) for name in bn.inputs[1:5]]
         if weight is None or (bias_name and bias is None) or any(p is None for p in params) or weight.dtype.kind != "f":
             continue
-        out_channels = weight.shape[0] if conv.op_type == "Conv" else weight.shape[1] * int(conv.attr("group", 1))
+        out_channels = _output_channels(conv, weight)
         if any(p.shape != (out_channels,) for p in params):  # type: ignore[union-attr]
             continue
         a, b = fold_batch_norm(*params, float(bn.attr("epsilon", 1e-5)))  # type: ignore[misc]
-        if conv.op_type == "Conv":
-            new_weight = weight.astype(np.float64) * a.reshape((-1,) + (1,) * (weight.ndim - 1))
-        else:
-            # weight [C_in, C_out / groups, k...]: output channel of (i, j) is group(i) * C_out/groups + j
-            groups = int(conv.attr("group", 1))
-            per_group_in, per_group_out = weight.shape[0] // groups, weight.shape[1]
-            channel = (np.arange(weight.shape[0])[:, None] // per_group_in) * per_group_out + np.arange(per_group_out)[None, :]
-            new_weight = weight.astype(np.float64) * a[channel].reshape(channel.shape + (1,) * (weight.ndim - 2))
+        new_weight = _scale_output_channels(conv, weight.astype(np.float64), a)
         new_bias = a * (bias.astype(np.float64) if bias is not None else 0.0) + b
         weight_name = graph.add_constant(f"{conv.input(1)}.bn_folded", new_weight.astype(weight.dtype))
         bias_name = graph.add_constant(f"{bias_name or conv.name + '.bias'}.bn_folded", new_bias.astype(weight.dtype))
@@ -128,18 +121,37 @@ def fold_conv_batch_norm(graph: OnnxGraph) -> int:
     return count
 
 
+def _output_channels(conv: Node, weight: np.ndarray) -> int:
+    return weight.shape[0] if conv.op_type == "Conv" else weight.shape[1] * int(conv.attr("group", 1))
+
+
+def _scale_output_channels(conv: Node, weight: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """The weights of a Conv / ConvTranspose with output channel c multiplied by factor[c]."""
+    if conv.op_type == "Conv":  # weight [C_out, C_in / groups, k...]
+        return weight * factor.reshape((-1,) + (1,) * (weight.ndim - 1))
+    # weight [C_in, C_out / groups, k...]: output channel of (i, j) is group(i) * C_out/groups + j
+    groups = int(conv.attr("group", 1))
+    per_group_in, per_group_out = weight.shape[0] // groups, weight.shape[1]
+    channel = (np.arange(weight.shape[0])[:, None] // per_group_in) * per_group_out + np.arange(per_group_out)[None, :]
+    return weight * factor[channel].reshape(channel.shape + (1,) * (weight.ndim - 2))
+
+
 def fold_conv_affine(graph: OnnxGraph, shapes: dict[str, tuple[int, ...]]) -> int:
     """Conv followed by Add / Sub / Mul / Div with a per-channel (or scalar) constant:
     the constant goes into the convolution's bias (and weights), as BatchNorm does.
 
     Exporters write a convolution's bias, or a learned per-channel affine, as
-    such separate nodes (PaddlePaddle's PP-OCR models do both).
+    such separate nodes (PaddlePaddle's PP-OCR models do both; det's
+    ConvTranspose + bias + BatchNorm tail is such a chain).
+    A BatchNormalization that such a node hid from `fold_conv_batch_norm` is
+    folded once the node before it is (counted here).
     """
     count = 0
     while True:
+        count += fold_conv_batch_norm(graph)
         m = Matcher(graph)
         for conv in graph.nodes:
-            if conv.op_type != "Conv" or conv.domain not in DEFAULT_DOMAINS or not m.private(conv.outputs[0]):
+            if conv.op_type not in ("Conv", "ConvTranspose") or conv.domain not in DEFAULT_DOMAINS or not m.private(conv.outputs[0]):
                 continue
             weight = graph.constant(conv.input(1))
             bias = graph.constant(conv.input(2)) if conv.input(2) else None
@@ -156,18 +168,18 @@ def fold_conv_affine(graph: OnnxGraph, shapes: dict[str, tuple[int, ...]]) -> in
             if per_channel is None:
                 continue
             new_weight = weight.astype(np.float64)
-            new_bias = bias.astype(np.float64) if bias is not None else np.zeros(weight.shape[0])
+            new_bias = bias.astype(np.float64) if bias is not None else np.zeros(_output_channels(conv, weight))
             if reader.op_type == "Add":
                 new_bias = new_bias + per_channel
             elif reader.op_type == "Sub":
                 new_bias = new_bias - per_channel
             else:
                 factor = per_channel if reader.op_type == "Mul" else 1.0 / per_channel
-                new_weight = new_weight * factor.reshape((-1,) + (1,) * (weight.ndim - 1))
+                new_weight = _scale_output_channels(conv, new_weight, factor)
                 new_bias = new_bias * factor
             weight_name = graph.add_constant(f"{conv.input(1)}.folded", new_weight.astype(weight.dtype))
             bias_name = graph.add_constant(f"{conv.input(2) or conv.name + '.bias'}.folded", new_bias.astype(weight.dtype))
-            fused = Node("Conv", conv.name, [conv.inputs[0], weight_name, bias_name], [reader.outputs[0]], dict(conv.attrs), conv.domain)
+            fused = Node(conv.op_type, conv.name, [conv.inputs[0], weight_name, bias_name], [reader.outputs[0]], dict(conv.attrs), conv.domain)
             graph.replace_nodes([conv, reader], [fused], at=reader)
             count += 1
             break

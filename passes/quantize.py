@@ -18,14 +18,19 @@ Runs after calibration (docs/quantized_ir.md): every float tensor carries a
    | max_pool, global_max_pool, reshape,        | the same op on the quantized tensor       |
    | transpose, slice, split, expand, pad,      | (concat requantizes differing inputs)     |
    | concat, nearest resize, argmax             |                                           |
+   | softmax                                    | sima.qsoftmax (exp table, Q15 divide)     |
+   | layer_norm                                 | sima.qlayer_norm (int8)                   |
+   | conv2d_transpose (groups 1)                | sima.qconv2d_transpose (the planner)      |
+   | linear resize                              | sima.qresize_linear                       |
+   | prelu (a slope per channel)                | sima.qprelu                               |
 
    An op the MLA runs only at 8 bits (seed 003's table, `passes.mla_support`)
    gets 8-bit operands and result even where calibration chose 16 bits (the
    same real range at 8 bits). Conv / dense named in `int32-outputs` keep the
    int32 accumulator as their output (`output_int32`).
-   An MLA op with no integer form yet (softmax, layer_norm, conv2d_transpose,
-   linear resize, prelu with a slope per channel), or whose integers cannot be
-   planned, stays float: its target becomes "APU" and a warning names it.
+   An MLA op with no integer form (a grouped conv2d_transpose), or whose
+   integers cannot be planned, stays float: its target becomes "APU" and a
+   warning names it.
 2. Where a float value meets an integer op, `sima.quantize` (with the value's
    calibrated quantization); where a quantized value meets a float op or the
    function's return, `sima.dequantize`. The signature stays float.
@@ -57,6 +62,10 @@ from afe.ir.defines import NodeReporter
 from passes import quantize_elementwise as elementwise
 from passes import quantize_gemm as gemm
 from passes import quantize_movement as movement
+from passes import quantize_normalization as normalization
+from passes import quantize_prelu as prelu
+from passes import quantize_softmax as softmax
+from passes import quantize_upscale as upscale
 from passes.name_nodes import functions_of
 from passes.partition import parse_node_names
 from passes.quantize_values import (
@@ -93,18 +102,6 @@ _LOOKUP_TABLE_OPS = (
     ops.NegOp,
     ops.ReluOp,
     ops.ClipOp,
-    ops.PreluOp,
-)
-_RETYPED_OPS = (
-    ops.MaxPoolOp,
-    ops.GlobalMaxPoolOp,
-    ops.ReshapeOp,
-    ops.TransposeOp,
-    ops.SliceOp,
-    ops.SplitOp,
-    ops.ExpandOp,
-    ops.PadOp,
-    ops.ResizeOp,
 )
 
 REWRITERS: dict[type[ops.SimaOp], Rewriter] = {
@@ -115,11 +112,16 @@ REWRITERS: dict[type[ops.SimaOp], Rewriter] = {
     ops.MulOp: elementwise.quantize_binary,
     ops.MatMulOp: elementwise.quantize_matmul,
     **{op_type: elementwise.quantize_lookup for op_type in _LOOKUP_TABLE_OPS},
-    **{op_type: movement.quantize_retyped for op_type in _RETYPED_OPS},
+    **{op_type: movement.quantize_retyped for op_type in movement.RETYPED_OPS},
     ops.ConcatOp: movement.quantize_concat,
     ops.AvgPoolOp: movement.quantize_avg_pool,
     ops.GlobalAvgPoolOp: movement.quantize_global_avg_pool,
     ops.ArgMaxOp: movement.quantize_argmax,
+    ops.SoftmaxOp: softmax.quantize_softmax,
+    ops.LayerNormOp: normalization.quantize_layer_norm,
+    ops.Conv2DTransposeOp: upscale.quantize_conv2d_transpose,
+    ops.PreluOp: prelu.quantize_prelu,  # one slope: a lookup table as above; one per channel: sima.qprelu
+    ops.ResizeOp: upscale.quantize_resize,  # replaces the entry above: nearest as before, linear integer
 }
 """Float op type -> the function that builds its integer form."""
 
@@ -296,10 +298,15 @@ def quantize_module_with_report(calibrated_module: ModuleOp, config) -> tuple[Mo
     - activation scheme: asymmetric or not; per-node `quantization_precision`
       (`custom_quantization_configs`) sets the width of the tensors the named
       node reads and writes (`INT_16`: 16 bits, `INT_8`: 8 bits; 16 wins where
-      they meet) and re-selects their scales from the recorded statistics;
+      they meet; an int16 node's 16 bits are carried back through data movement
+      to the op computing its inputs: `passes.quantize_precision`) and
+      re-selects their scales from the recorded statistics;
     - weight scheme: per-channel or per-tensor int8;
     - `requantization_mode`: sima or tflite;
-    - per-node `output_int32`: the conv2d / dense keeps its int32 accumulator.
+    - per-node `output_int32`: the conv2d / dense keeps its int32 accumulator;
+    - bfloat16 activations (`bfloat16_scheme()`): no integer plan; the MLA ops
+      become bf16 ops (`passes/quantize_bfloat16.py`), bf16 or int8 weights as
+      the weight scheme says.
 
     The module given is left untouched. Problems are raised as
     `UserFacingException`s naming the node or option.
@@ -307,8 +314,22 @@ def quantize_module_with_report(calibrated_module: ModuleOp, config) -> tuple[Mo
     from passes.quantize_precision import apply_node_precisions
 
     activations = config.activation_quantization_scheme
-    if activations.bf16:
-        raise UserFacingException("quantize: bfloat16 activations are not supported yet; use an integer scheme")
+    if activations.bf16:  # the bfloat16 scheme: bf16 ops, no integer plan (passes/quantize_bfloat16.py)
+        from passes.quantize_bfloat16 import bfloat16_module_with_report
+
+        from afe.core.configs import QuantizationPrecision
+
+        precisions = _node_options(config, "quantization_precision")
+        integer_nodes = sorted(n for n, p in precisions.items() if p is not QuantizationPrecision.BFLOAT_16)
+        integer_nodes += sorted(n for n, on in _node_options(config, "output_int32").items() if on)
+        if integer_nodes:
+            raise UserFacingException(
+                f"quantize: custom_quantization_configs of {', '.join(repr(n) for n in integer_nodes)}: integer "
+                "precisions and output_int32 apply to integer quantization; with bfloat16_scheme() activations "
+                "every MLA node computes in bfloat16"
+            )
+        bf16_module, bf16_report = bfloat16_module_with_report(calibrated_module, config)
+        return bf16_module, QuantizeReport(left_float=bf16_report.left_float)
     module = calibrated_module.clone()
     int32_nodes = sorted(node for node, enabled in _node_options(config, "output_int32").items() if enabled)
     quantize_pass = QuantizePass(

@@ -102,10 +102,132 @@ Float boundary (sima.quantize, sima.dequantize) and lookup tables
                 nearest float32, ties to even                           (`dequantize`)
     table       table[q - min_T] = quantize(f(dequantize(q)))           (`lookup_table`)
 
+Softmax (sima.qsoftmax), along one axis of length N <= SOFTMAX_MAX_LENGTH = 2**15
+-------------------------------------------------------------------------------------
+Input q (int8 or int16, step s), table E of 2**bits int32 entries (a constant,
+E[d] = round_half_away(exp(-d * s) * 2**23), so E[0] = 2**23 and E[d] in [0, 2**23]),
+result requantization R = (M, n, z_out) as for the other integer ops:
+
+    d = max_axis(q) - q              in [0, 2**bits - 1]   (int17)
+    e = E[d]                         in [0, 2**23]         (exp of the real difference, Q23)
+    S = sum_axis(e)                  in [2**23, N * 2**23 <= 2**38]   (40-bit register)
+    p = floor((e << 15 + (S >> 1)) / S)
+      = floor(e * 2**15 / S + 1/2)   in [0, 2**15]         (the probability, Q15; numerator < 2**39)
+    y = sat(rshift_half_away(p * M, n) + z_out)          M * 2**-n ~ 2**-15 / step_out
+
+  Subtracting the row maximum makes every exponent <= 0, so no term overflows
+  and the largest term is exactly 1.0 (`softmax_integers`). The sum and the
+  divide use the 40-bit register of the requantization (A * M), not int32:
+  with Q15 exponentials summed in int32 the sum's error grew with N (up to 5
+  steps of a 2**-16 output at N = 300, measured). With Q23 the error of p is
+  below 2**-16 plus N * 2**-24: at most 1 step of a 2**-8 output and 2 steps
+  of a 2**-16 output (tested against the float softmax).
+
+Layer norm (sima.qlayer_norm), over the trailing axes (N values, N <= 4096), int8
+-------------------------------------------------------------------------------
+Input q (int8; its zero point cancels in q - mean), gamma G (int16, one per
+normalized element), beta B (int32), shift n in [0, 38], epsilon Eps >= 1 (int):
+
+    s1 = sum q                       |s1| <= N * 2**7             (int32)
+    s2 = sum q * q                   s2 <= N * 2**14              (int32)
+    D  = N * s2 - s1 * s1            = N**2 * var(q), in [0, N**2 * 2**14]  (int64, < 2**39)
+    V  = D + Eps                     Eps = max(1, round(N**2 * epsilon / s_in**2)) <= 2**38  (int64, < 2**39)
+    r  = isqrt(V << 24)              = floor(sqrt(V) * 2**12), exact  (int64 operand, r < 2**32)
+    c  = N * q - s1                  = N * (q - mean), |c| <= N * 2**8  (int32)
+    z  = round_half_away((c << 23) / r)   the normalized value, Q11, |z| <= 2**11 * sqrt(N) (int32)
+    A  = z * G + B                   in the 40-bit register (|A| < 2**39)
+    y  = sat(rshift_half_away(A, n) + z_out)
+
+  G = round(gamma * 2**(n - 11) / step_out) and B = round(beta * 2**n / step_out),
+  n the largest shift that keeps |G| <= 32767 and |B| < 2**38 (`layer_norm_integers`).
+  The variance numerator D, V, the square root and the Q23 divide need 64-bit
+  intermediates (int32 suffices for D only when N <= 362); they are checked
+  against those widths. rec's layer norms have N = 120 and 96.
+
+Transposed convolution (sima.qconv2d_transpose)
+-----------------------------------------------
+The convolution of the input stuffed with stride - 1 values between pixels,
+the stuffed values and the padding all equal to the input zero point (real 0),
+with the spatially flipped weights: every output is then a sum over the same
+K taps as a convolution, so the generalized matrix product above (P, A, the
+requantization, the int15 split) applies unchanged, bias and zero-point
+correction included.
+
+Linear resize (sima.qresize_linear), same quantization in and out
+---------------------------------------------------------------
+Each output coordinate maps to the exact rational input coordinate c of the
+ONNX coordinate mode (half_pixel: ((2x + 1) * in - out) / (2 * out), ...),
+clamped to [0, in - 1]; low = floor(c), high = min(low + 1, in - 1), and the
+weights are in Q F (F = weight_bits, with (bits - 1) + F <= 30):
+
+    w_high = floor((c - low) * 2**F + 1/2),  w_low = 2**F - w_high
+    t = rshift_half_up(w_low_h * q[low_h] + w_high_h * q[high_h], F)   rows    (sum < 2**(bits - 1 + F), int32)
+    y = rshift_half_up(w_low_w * t[low_w] + w_high_w * t[high_w], F)   columns (likewise)
+
+  Each blend lies between its two neighbours, so no saturation; rounding after
+  each axis keeps every sum in int32 with Q15 weights even for int16 (one
+  rounding over both axes would allow only Q7 for int16: up to 2**-8 of the
+  int16 range off, measured). Error: under 1 step for int8, about 1 step for
+  int16 (`resize_weights`, `resize_linear_integers`).
+
+PReLU with one slope per channel (sima.qprelu)
+----------------------------------------------
+c = q - z_in (int17); per channel k of the last axis, signed multipliers
+M_pos, M_neg[k] in [-127, 127] and shifts n_pos, n_neg[k] in [0, 38]:
+
+    y = sat(rshift_half_away(c * M_pos, n_pos) + z_out)        where c >= 0
+    y = sat(rshift_half_away(c * M_neg[k], n_neg[k]) + z_out)  where c < 0
+
+  M_pos * 2**-n_pos ~ s_in / s_out, M_neg[k] * 2**-n_neg[k] ~ slope[k] * s_in / s_out
+  (a negative slope gives a negative multiplier; ties round away from zero,
+  symmetric in the sign); every product fits 40 bits (`prelu_integers`).
+
+bfloat16 (the bfloat16_scheme; emulated exactly by `runtime.bfloat16`)
+------------------------------------------------------------------------
+Format: bfloat16 is the upper half of a float32 (1 sign, 8 exponent, 7 stored
+mantissa bits; subnormals, +-inf and NaN as in float32). RN_bf16 and RN_f32
+round to nearest, ties to even (IEEE 754), from the exact value; overflow
+gives +-inf, a NaN becomes the quiet NaN 0x7FC0 with its sign. Every zero an
+op produces is +0. A bf16 MLA region holds its activations in bf16 (`tensor<...xbf16>`):
+
+    entry        x_bf16 = RN_bf16(x_f32)                      (sima.cast f32 -> bf16)
+    exit         x_f32  = x_bf16, exact                       (sima.cast bf16 -> f32)
+
+Generalized matrix product (sima.bf16_conv2d, sima.bf16_dense, sima.bf16_matmul),
+per output element, with bias b (float32) and weights w either bf16 (bf16
+weight scheme) or int8 with a float32 scale s per output channel (integer
+weights, seed 002's `get_bfloat16_with_int_weights_quant_params`):
+
+    A = RN_f32(sum_k x[k] * w[k] + b)     the products are exact (8 x 8 significant
+                                          bits), their sum is exact (an accumulator
+                                          wide enough never to round), rounded once
+    A = RN_f32(A * s)                     int8 weights only: w = Qw / s_w, s = 1 / s_w
+                                          (float32), the bias b in product units (b * s_w)
+    y = RN_bf16(clamp(A, act_min, act_max))   a fused relu / clip in float32
+
+  The single rounding makes the result independent of summation order (which
+  the seeds do not name); `runtime.bfloat16.rounded_contraction` computes it
+  with float64 BLAS and recomputes exactly (math.fsum + round to odd) every
+  element whose rounding the BLAS error bound does not certify.
+
+Elementwise (sima.bf16_add / bf16_sub / bf16_mul): one float32 operation on the
+bf16 operands (exact widening), y = RN_bf16(RN_f32(a op b)).
+Unary ops (sima.bf16_lut): a table of 65536 bf16 entries, one per bit pattern,
+T[bits(x)] = RN_bf16(f(x)) with f the op's float function; the op is the lookup.
+global_avg_pool (sima.bf16_global_avg_pool): y = RN_bf16(RN_f32(RN_f32(sum_HW x) *
+RN_f32(1 / (H * W)))), the sum exact and rounded once as above.
+Data movement (reshape, transpose, concat, slice, pad, max_pool, ...): the same
+ops on bf16 tensors; they select values and round nothing.
+
 NumPy evaluation: products of int8/int16 values summed in float64 are exact
 while K * max|x| * max|w| < 2**53 (K the reduction length), in float32 while it
 is < 2**24, so the GEMMs run on BLAS in float32 or float64 and are checked
-against that bound (`exact_integer_matmul`).
+against that bound (`exact_integer_matmul`). The kernels use the tighter bound
+max|x| * max_c sum_k |w[k, c]| (every partial sum of a column, in any order,
+is below it), computed once from the actual weights, and prove from it and
+the bias that the int32 checks above cannot fail; where the proof fails they
+run the checked functions of this module (`runtime/integer_kernels/exact_float.py`).
+This is evaluation only: it computes exactly the integers defined above.
 """
 
 from __future__ import annotations
@@ -692,3 +814,172 @@ def lookup_table(
     if values.shape != real.shape:
         raise ValueError(f"the table function must be elementwise: {real.shape} values gave shape {values.shape}")
     return quantize(values, output_step, output_zero_point, output_type)
+
+
+# ---------------------------------------------------------------------------
+# softmax, layer norm, linear resize, per-channel prelu (see the module docstring)
+
+SOFTMAX_EXP_BITS = 23
+SOFTMAX_PROB_BITS = 15
+SOFTMAX_MAX_LENGTH = 2**15
+LAYER_NORM_MAX_LENGTH = 4096
+LAYER_NORM_Z_BITS = 11
+LAYER_NORM_ROOT_BITS = 12
+LAYER_NORM_GAMMA_MAX = 2**15 - 1
+LAYER_NORM_MAX_EPSILON = 2**38
+LAYER_NORM_BIAS_LIMIT = 2**38
+SIGNED_MULTIPLIER_MAX = TFLITE_MULTIPLIER_MAX
+_INT64_LIMIT = 2**63
+
+
+def softmax_exp_table(step: float, bits: int) -> np.ndarray:
+    """E[d] = round_half_away(exp(-d * step) * 2**23) for d in [0, 2**bits): the table of sima.qsoftmax."""
+    d = np.arange(1 << bits, dtype=np.float64)
+    return round_half_away_from_zero(np.exp(-d * float(step)) * float(1 << SOFTMAX_EXP_BITS)).astype(np.int32)
+
+
+def softmax_integers(
+    q: np.ndarray, table: np.ndarray, multiplier: int, shift: int, zero_point: int, output_type: ScalarType
+) -> np.ndarray:
+    """sima.qsoftmax along the last axis of q (int8 / int16)."""
+    q, table = np.asarray(q), np.asarray(table)
+    if q.dtype not in (np.dtype(np.int8), np.dtype(np.int16)):
+        raise TypeError(f"softmax takes int8 or int16 values, got {q.dtype}")
+    entries = 1 << (8 * q.dtype.itemsize)
+    if table.shape != (entries,):
+        raise ValueError(f"a softmax table for {q.dtype} needs {entries} entries, got shape {table.shape}")
+    check_fits(table, 0, 1 << SOFTMAX_EXP_BITS, "softmax exp table")
+    if int(table[0]) != 1 << SOFTMAX_EXP_BITS:
+        raise ValueError(f"softmax exp table: entry 0 (exp(0)) must be {1 << SOFTMAX_EXP_BITS}, got {int(table[0])}")
+    if q.shape[-1] > SOFTMAX_MAX_LENGTH:
+        raise ValueError(f"softmax over {q.shape[-1]} values: at most {SOFTMAX_MAX_LENGTH}")
+    wide = q.astype(np.int64)
+    difference = wide.max(axis=-1, keepdims=True) - wide
+    exps = table.astype(np.int64)[difference]
+    sums = exps.sum(axis=-1, keepdims=True)
+    check_fits(sums, 1, 1 << (SOFTMAX_EXP_BITS + 15), "softmax sum of exponentials (40-bit)")
+    numerator = (exps << SOFTMAX_PROB_BITS) + (sums >> 1)
+    check_fits(numerator, 0, PRODUCT_REGISTER_LIMIT - 1, "softmax numerator (40-bit)")
+    probability = numerator // sums
+    return saturate(scale_by_multiplier(probability, multiplier, shift) + int(zero_point), output_type)
+
+
+def integer_sqrt(v: np.ndarray) -> np.ndarray:
+    """floor(sqrt(v)) exactly, for int64 values in [0, 2**63)."""
+    v = np.asarray(v, dtype=np.int64)
+    if np.any(v < 0):
+        raise ArithmeticOverflowError("square root of a negative value")
+    root = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
+    # the float64 root is within a few units of the exact one: correct it in
+    # integers, comparing r with v // r (r * r would overflow near 2**63)
+    for _ in range(4):
+        safe = np.maximum(root, 1)
+        root = np.where((root > 0) & (root > v // safe), root - 1, root)
+        above = root + 1
+        root = np.where(above <= v // above, above, root)
+    return root
+
+
+def _divide_round_half_away(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator rounded to nearest, ties away from zero (denominator > 0), exact."""
+    magnitude = (2 * np.abs(numerator) + denominator) // (2 * denominator)
+    return np.where(numerator < 0, -magnitude, magnitude)
+
+
+def layer_norm_integers(
+    q: np.ndarray, gamma: np.ndarray, beta: np.ndarray, epsilon: int, shift: int, zero_point: int, output_type: ScalarType
+) -> np.ndarray:
+    """sima.qlayer_norm over the last axis of q (int8); gamma (int16) and beta (int32) broadcast to it."""
+    q = np.asarray(q)
+    if q.dtype != np.dtype(np.int8):
+        raise TypeError(f"layer norm takes int8 values, got {q.dtype}")
+    n = q.shape[-1]
+    if n > LAYER_NORM_MAX_LENGTH:
+        raise ValueError(f"layer norm over {n} values: at most {LAYER_NORM_MAX_LENGTH}")
+    if not 1 <= int(epsilon) <= LAYER_NORM_MAX_EPSILON:
+        raise ValueError(f"layer norm epsilon must be in [1, {LAYER_NORM_MAX_EPSILON}], got {epsilon}")
+    if not 0 <= int(shift) <= TFLITE_MAX_SHIFT:
+        raise ValueError(f"layer norm shift must be in [0, {TFLITE_MAX_SHIFT}], got {shift}")
+    check_fits(gamma, -LAYER_NORM_GAMMA_MAX, LAYER_NORM_GAMMA_MAX, "layer norm gamma")
+    check_fits(beta, -LAYER_NORM_BIAS_LIMIT, LAYER_NORM_BIAS_LIMIT - 1, "layer norm beta")
+    wide = q.astype(np.int64)
+    s1 = wide.sum(axis=-1, keepdims=True)
+    s2 = (wide * wide).sum(axis=-1, keepdims=True)
+    check_accumulator(s2, "layer norm sum of squares")
+    variance = n * s2 - s1 * s1 + int(epsilon)
+    check_fits(variance, 1, (1 << 63 - 2 * LAYER_NORM_ROOT_BITS) - 1, "layer norm N**2 * variance + epsilon")
+    root = integer_sqrt(variance << (2 * LAYER_NORM_ROOT_BITS))
+    centered = n * wide - s1
+    check_accumulator(centered, "layer norm N * (q - mean)")
+    normalized = _divide_round_half_away(centered << (LAYER_NORM_Z_BITS + LAYER_NORM_ROOT_BITS), root)
+    check_accumulator(normalized, "layer norm normalized value")
+    scaled = normalized * np.asarray(gamma, dtype=np.int64) + np.asarray(beta, dtype=np.int64)
+    check_fits(scaled, -PRODUCT_REGISTER_LIMIT, PRODUCT_REGISTER_LIMIT - 1, "layer norm z * gamma + beta (40-bit)")
+    return saturate(shift_right_round_half_away(scaled, int(shift)) + int(zero_point), output_type)
+
+
+def _source_coordinate(x: int, in_size: int, out_size: int, coordinate_mode: str) -> tuple[int, int]:
+    """The input coordinate of output position x as an exact fraction (numerator, denominator > 0)."""
+    if coordinate_mode in ("half_pixel", "pytorch_half_pixel"):
+        if coordinate_mode == "pytorch_half_pixel" and out_size == 1:
+            return 0, 1
+        return (2 * x + 1) * in_size - out_size, 2 * out_size
+    if coordinate_mode == "align_corners":
+        return (0, 1) if out_size == 1 else (x * (in_size - 1), out_size - 1)
+    if coordinate_mode == "asymmetric":
+        return x * in_size, out_size
+    raise ValueError(f"unknown coordinate mode {coordinate_mode!r}")
+
+
+def resize_weights(in_size: int, out_size: int, coordinate_mode: str, weight_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, w_high) per output position of a linear resize along one axis: the
+    neighbours' indices and the Q`weight_bits` weight of `high` (that of `low` is 2**F - w_high)."""
+    low, high, weight = [], [], []
+    for x in range(out_size):
+        numerator, denominator = _source_coordinate(x, in_size, out_size, coordinate_mode)
+        numerator = min(max(numerator, 0), (in_size - 1) * denominator)  # clamp c to [0, in - 1]
+        floor = numerator // denominator
+        low.append(floor)
+        high.append(min(floor + 1, in_size - 1))
+        # floor((c - low) * 2**F + 1/2) = floor((2 * frac * 2**F + den) / (2 * den))
+        weight.append(((numerator - floor * denominator) * (2 << weight_bits) + denominator) // (2 * denominator))
+    return np.array(low, dtype=np.intp), np.array(high, dtype=np.intp), np.array(weight, dtype=np.int64)
+
+
+def resize_linear_integers(x: np.ndarray, rows, cols, weight_bits: int) -> np.ndarray:
+    """sima.qresize_linear of an NHWC int8 / int16 tensor; rows and cols from `resize_weights`."""
+    x = np.asarray(x)
+    bits = 8 * x.dtype.itemsize
+    if x.dtype not in (np.dtype(np.int8), np.dtype(np.int16)) or bits - 1 + weight_bits > ACCUMULATOR_BITS - 2:
+        raise ValueError(f"linear resize of {x.dtype} with Q{weight_bits} weights does not fit int32")
+    one = 1 << weight_bits
+    (row_low, row_high, row_w), (col_low, col_high, col_w) = rows, cols
+    wide = x.astype(np.int64)
+    wr = row_w[None, :, None, None]
+    rows_sum = (one - wr) * wide[:, row_low] + wr * wide[:, row_high]
+    check_accumulator(rows_sum, "linear resize row blend")
+    blended_rows = shift_right_round_half_up(rows_sum, weight_bits)
+    wc = col_w[None, None, :, None]
+    columns_sum = (one - wc) * blended_rows[:, :, col_low] + wc * blended_rows[:, :, col_high]
+    check_accumulator(columns_sum, "linear resize column blend")
+    return saturate(shift_right_round_half_up(columns_sum, weight_bits), bits)
+
+
+def prelu_integers(
+    q: np.ndarray,
+    input_zero_point: int,
+    positive: tuple[int, int],
+    negative_multiplier: np.ndarray,
+    negative_shift: np.ndarray,
+    zero_point: int,
+    output_type: ScalarType,
+) -> np.ndarray:
+    """sima.qprelu: per channel (last axis) signed multipliers for the negative side."""
+    centered = _centered(q, input_zero_point)
+    multiplier = np.where(centered >= 0, int(positive[0]), np.asarray(negative_multiplier, dtype=np.int64))
+    shift = np.where(centered >= 0, int(positive[1]), np.asarray(negative_shift, dtype=np.int64))
+    check_fits(multiplier, -SIGNED_MULTIPLIER_MAX, SIGNED_MULTIPLIER_MAX, "prelu multiplier")
+    check_fits(shift, 0, TFLITE_MAX_SHIFT, "prelu shift")
+    product = centered * multiplier
+    check_fits(product, -PRODUCT_REGISTER_LIMIT, PRODUCT_REGISTER_LIMIT - 1, "prelu product (40-bit)")
+    return saturate(shift_right_round_half_away(product, shift) + int(zero_point), output_type)

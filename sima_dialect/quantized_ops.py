@@ -27,6 +27,11 @@ whose result must fit int32 (`left_shift`, in [0, 31]).
     sima.lut             table[q - min]
     sima.qavg_pool       R_c(sum over the window of (q - z_in)), R_c for c valid taps
     sima.qglobal_avg_pool  R(sum over H, W of (q - z_in)), the divisor in M
+    sima.qsoftmax        exp table of (max - q), Q15 divide by the sum, R(p)
+    sima.qlayer_norm     integer mean / variance / inverse sqrt, z * gamma + beta, shifted
+    sima.qconv2d_transpose  qconv2d over the zero-point-stuffed input, flipped weights
+    sima.qresize_linear  bilinear blend with Q15 weights, same quantization in and out
+    sima.qprelu          per-channel signed multiplier on the negative side
 
 Every op verifies the element types it needs, the ranges of its integer
 constants and, where the operand types bound them, that its worst-case
@@ -35,9 +40,8 @@ The data-movement ops of `sima_dialect.ops` (reshape, transpose, slice, split,
 concat, pad, expand, max pools, nearest resize) take quantized tensors as they
 are, with the same quantization in and out.
 
-softmax, layer_norm and linear resize have no integer op yet: the quantize
-pass runs them as `sima.dequantize` -> float op -> `sima.quantize`, the
-semantics docs/quantized_ir.md gives `sima.qfloat`.
+The arithmetic of softmax, layer norm, the transposed convolution, linear
+resize and per-channel prelu has its own section in `runtime.integer_arithmetic`.
 """
 
 from __future__ import annotations
@@ -67,10 +71,16 @@ from runtime.integer_arithmetic import (
     InputRescale,
     TFLiteRequantization,
     shift_right_round_half_away,
+    LAYER_NORM_MAX_EPSILON,
+    LAYER_NORM_MAX_LENGTH,
+    SIGNED_MULTIPLIER_MAX,
+    SOFTMAX_MAX_LENGTH,
+    SOFTMAX_PROB_BITS,
 )
 from sima_dialect import shapes
 from sima_dialect.element_types import is_float_type
 from sima_dialect.ops import (
+    COORDINATE_MODES,
     FUNCTIONAL_FORMAT,
     I64_ARRAY,
     I64_INT,
@@ -905,6 +915,265 @@ class QGlobalAvgPoolOp(SimaOp):
         check_int32(self, f"the sum of {count} pixels", count * low, count * high)
 
 
+# ---------------------------------------------------------------------------
+# softmax, layer norm, transposed convolution, linear resize, per-channel prelu
+# (the arithmetic: `runtime.integer_arithmetic`, module docstring)
+
+
+@irdl_op_definition
+class QSoftmaxOp(SimaOp):
+    """Softmax along `axis` of an i8 / i16 input (`integer_arithmetic.softmax_integers`):
+
+        d = max(q) - q,  e = table[d] (Q23 exp),  S = sum e,  p = floor(e * 2**15 / S + 1/2)
+        y = sat(rshift_half_away(p * multiplier, shift) + z_out)
+
+    `table` is an i32 constant of 2**bits entries, table[d] = round(exp(-d * step_in) * 2**23);
+    multiplier * 2**-shift ~ 2**-15 / step_out. The axis holds at most 2**15 values.
+    """
+
+    name = "sima.qsoftmax"
+    input = operand_def(TensorType)
+    table = operand_def(TensorType)
+    axis = prop_def(I64_INT)
+    multiplier = prop_def(I64_INT)
+    shift = prop_def(I64_INT)
+    output = result_def(TensorType)
+    assembly_format = FUNCTIONAL_FORMAT
+
+    def __init__(self, input: SSAValue | Operation, table: SSAValue | Operation, element_type: QuantizedType, *,
+                 axis: int, multiplier: int, shift: int, node: str | None = None):
+        x, t = SSAValue.get(input), SSAValue.get(table)
+        properties = {"axis": int_attr(axis), "multiplier": int_attr(multiplier), "shift": int_attr(shift)}
+        super().__init__(operands=[x, t], result_types=[_result_type(shape_of(x), element_type)], properties=_node(properties, node))
+
+    @classmethod
+    def for_types(cls, input: SSAValue | Operation, table: SSAValue | Operation, element_type: QuantizedType, *,
+                  axis: int, node: str | None = None) -> QSoftmaxOp:
+        left, multiplier, shift = tflite_constants(2.0**-SOFTMAX_PROB_BITS / element_type.scale_value, "qsoftmax")
+        if left:
+            raise ValueError(f"qsoftmax: the output step {element_type.scale_value!r} is finer than the Q15 probability")
+        return cls(input, table, element_type, axis=axis, multiplier=multiplier, shift=shift, node=node)
+
+    def verify_(self) -> None:
+        source = quantized_type_of(self, self.input, "input")
+        quantized_type_of(self, self.output, "result")
+        in_shape = shape_of(self.input)
+        self.check_shape(self.output, in_shape)
+        axis = self.shape_rule(shapes.normalize_axis, self.axis.value.data, len(in_shape))
+        if in_shape[axis] > SOFTMAX_MAX_LENGTH:
+            raise self.fail(f"the softmax axis holds {in_shape[axis]} values; the sum of exponentials fits 40 bits for at most {SOFTMAX_MAX_LENGTH}")
+        entries = 1 << source.bits
+        if shape_of(self.table) != (entries,):
+            raise self.fail(f"table must have {entries} entries (one per i{source.bits} difference), got shape {list(shape_of(self.table))}")
+        check_integer_tensor(self, self.table, 32, "table")
+        check_range(self, "multiplier", [self.multiplier.value.data], 1, TFLITE_MULTIPLIER_MAX)
+        check_range(self, "shift", [self.shift.value.data], 0, TFLITE_MAX_SHIFT)
+
+
+@irdl_op_definition
+class QLayerNormOp(SimaOp):
+    """Layer norm over the axes from `axis` on, i8 in and out (`integer_arithmetic.layer_norm_integers`):
+    integer mean and N**2 * variance + epsilon, an exact integer square root, the
+    normalized value z in Q11, then y = sat(rshift_half_away(z * gamma + beta, shift) + z_out).
+
+    gamma (i16, |gamma| <= 32767) and beta (i32) have the normalized shape;
+    gamma ~ gamma_real * 2**(shift - 11) / step_out, beta ~ beta_real * 2**shift / step_out,
+    epsilon (in [1, 2**38]) ~ N**2 * epsilon_real / step_in**2. At most 4096 normalized values.
+    """
+
+    name = "sima.qlayer_norm"
+    input = operand_def(TensorType)
+    gamma = operand_def(TensorType)
+    beta = operand_def(TensorType)
+    axis = prop_def(I64_INT)
+    epsilon = prop_def(I64_INT)
+    shift = prop_def(I64_INT)
+    output = result_def(TensorType)
+    assembly_format = FUNCTIONAL_FORMAT
+
+    def __init__(self, input: SSAValue | Operation, gamma: SSAValue | Operation, beta: SSAValue | Operation,
+                 element_type: QuantizedType, *, axis: int, epsilon: int, shift: int, node: str | None = None):
+        x, g, b = SSAValue.get(input), SSAValue.get(gamma), SSAValue.get(beta)
+        properties = {"axis": int_attr(axis), "epsilon": int_attr(epsilon), "shift": int_attr(shift)}
+        super().__init__(operands=[x, g, b], result_types=[_result_type(shape_of(x), element_type)], properties=_node(properties, node))
+
+    def normalized_shape(self) -> tuple[int, ...]:
+        in_shape = shape_of(self.input)
+        return tuple(in_shape[self.axis.value.data % len(in_shape):])
+
+    def verify_(self) -> None:
+        quantized_type_of(self, self.input, "input", (8,))
+        quantized_type_of(self, self.output, "result", (8,))
+        in_shape = shape_of(self.input)
+        self.check_shape(self.output, in_shape)
+        axis = self.shape_rule(shapes.normalize_axis, self.axis.value.data, len(in_shape))
+        normalized = tuple(in_shape[axis:])
+        count = int(np.prod(normalized))
+        if count > LAYER_NORM_MAX_LENGTH:
+            raise self.fail(f"normalizes {count} values; the variance fits its 64-bit register for at most {LAYER_NORM_MAX_LENGTH}")
+        for what, value, width in (("gamma", self.gamma, 16), ("beta", self.beta, 32)):
+            check_integer_tensor(self, value, width, what)
+            if shape_of(value) != normalized:
+                raise self.fail(f"{what} shape {list(shape_of(value))} must be the normalized shape {list(normalized)}")
+        check_range(self, "epsilon", [self.epsilon.value.data], 1, LAYER_NORM_MAX_EPSILON)
+        check_range(self, "shift", [self.shift.value.data], 0, TFLITE_MAX_SHIFT)
+
+
+@irdl_op_definition
+class QConv2DTransposeOp(QuantizedGemmOp):
+    __doc__ = (
+        """Quantized transposed 2-D convolution: NHWC input (i8 or i16), i8 weight
+    [KH, KW, C_in, C_out] (groups = 1), i32 bias [C_out]; window properties as
+    sima.conv2d_transpose. Computed as qconv2d over the input stuffed with
+    stride - 1 zero points between pixels, with the spatially flipped weights.
+    """
+        + QuantizedGemmOp.__doc__
+    )
+
+    name = "sima.qconv2d_transpose"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    bias = operand_def(TensorType)
+    strides = prop_def(I64_ARRAY)
+    pads = prop_def(I64_ARRAY)
+    dilations = prop_def(I64_ARRAY)
+    output_padding = prop_def(I64_ARRAY)
+    groups = prop_def(I64_INT)
+    output = result_def(TensorType)
+    assembly_format = FUNCTIONAL_FORMAT
+
+    def __init__(
+        self,
+        input: SSAValue | Operation,
+        weight: SSAValue | Operation,
+        bias: SSAValue | Operation,
+        requantization: BaseRequantization,
+        intrinsic_shift,
+        element_type: QuantizedType,
+        *,
+        strides: Sequence[int] = (1, 1),
+        pads: Sequence[int] = (0, 0, 0, 0),
+        dilations: Sequence[int] = (1, 1),
+        output_padding: Sequence[int] = (0, 0),
+        relu: bool = False,
+        node: str | None = None,
+    ):
+        x, w, b = SSAValue.get(input), SSAValue.get(weight), SSAValue.get(bias)
+        shape = shapes.conv2d_transpose_output_shape(shape_of(x), shape_of(w), strides, pads, dilations, output_padding, 1)
+        properties = {
+            "strides": int_array(strides),
+            "pads": int_array(pads),
+            "dilations": int_array(dilations),
+            "output_padding": int_array(output_padding),
+            "groups": int_attr(1),
+            **self.gemm_properties(requantization, intrinsic_shift, element_type, relu),
+        }
+        super().__init__(operands=[x, w, b], result_types=[_result_type(shape, element_type)], properties=_node(properties, node))
+
+    def verify_(self) -> None:
+        if self.groups.value.data != 1:
+            raise self.fail(f"groups must be 1 (grouped transposed convolutions have no integer form), got {self.groups.value.data}")
+        expected = self.shape_rule(
+            shapes.conv2d_transpose_output_shape,
+            shape_of(self.input),
+            shape_of(self.weight),
+            self.strides.get_values(),
+            self.pads.get_values(),
+            self.dilations.get_values(),
+            self.output_padding.get_values(),
+            1,
+        )
+        self.check_shape(self.output, expected)
+        self.verify_requantization(expected[-1])
+
+
+@irdl_op_definition
+class QResizeLinearOp(SimaOp):
+    """Bilinear resize of an NHWC i8 / i16 tensor to the result's H and W, with the
+    same quantization in and out (`integer_arithmetic.resize_linear_integers`):
+    exact rational source coordinates (`coordinate_mode` as sima.resize), weights
+    in Q`weight_bits`, rows then columns in int32, each blend rounded by a shift
+    of weight_bits. (bits - 1) + weight_bits must be at most 30.
+    """
+
+    name = "sima.qresize_linear"
+    input = operand_def(TensorType)
+    coordinate_mode = prop_def(StringAttr)
+    weight_bits = prop_def(I64_INT)
+    output = result_def(TensorType)
+    assembly_format = FUNCTIONAL_FORMAT
+
+    def __init__(self, input: SSAValue | Operation, output_hw: Sequence[int], *, coordinate_mode: str, weight_bits: int,
+                 node: str | None = None):
+        x = SSAValue.get(input)
+        n, _, _, c = shape_of(x)
+        properties = {"coordinate_mode": StringAttr(coordinate_mode), "weight_bits": int_attr(weight_bits)}
+        element = element_type_of(x)
+        super().__init__(operands=[x], result_types=[_result_type((n, *output_hw, c), element)], properties=_node(properties, node))
+
+    def verify_(self) -> None:
+        source = quantized_type_of(self, self.input, "input")
+        self.check_choice("coordinate_mode", self.coordinate_mode.data, COORDINATE_MODES)
+        in_shape, out_shape = shape_of(self.input), shape_of(self.output)
+        if len(in_shape) != 4 or len(out_shape) != 4:
+            raise self.fail("input and result must be rank 4 (NHWC)")
+        if in_shape[0] != out_shape[0] or in_shape[3] != out_shape[3]:
+            raise self.fail(f"resize changes only H and W; got {list(in_shape)} -> {list(out_shape)}")
+        if element_type_of(self.output) != source:
+            raise self.fail(f"result must have the input's quantization {source}, got {element_type_of(self.output)}")
+        most = ACCUMULATOR_MAX.bit_length() - 1 - (source.bits - 1)
+        check_range(self, "weight_bits", [self.weight_bits.value.data], 0, most)
+
+
+@irdl_op_definition
+class QPreluOp(SimaOp):
+    """PReLU with one slope per channel (the last axis), c = q - z_in
+    (`integer_arithmetic.prelu_integers`):
+
+        y = sat(rshift_half_away(c * multiplier, shift) + z_out)              c >= 0
+        y = sat(rshift_half_away(c * neg_multiplier[k], neg_shift[k]) + z_out)  c < 0
+
+    multiplier in [1, 127], neg_multiplier signed in [-127, 127], shifts in [0, 38];
+    neg_multiplier / neg_shift hold 1 value or one per channel.
+    """
+
+    name = "sima.qprelu"
+    input = operand_def(TensorType)
+    multiplier = prop_def(I64_INT)
+    shift = prop_def(I64_INT)
+    neg_multiplier = prop_def(I64_ARRAY)
+    neg_shift = prop_def(I64_ARRAY)
+    output = result_def(TensorType)
+    assembly_format = FUNCTIONAL_FORMAT
+
+    def __init__(self, input: SSAValue | Operation, element_type: QuantizedType, *, multiplier: int, shift: int,
+                 neg_multiplier: Sequence[int], neg_shift: Sequence[int], node: str | None = None):
+        x = SSAValue.get(input)
+        properties = {
+            "multiplier": int_attr(multiplier),
+            "shift": int_attr(shift),
+            "neg_multiplier": int_array(neg_multiplier),
+            "neg_shift": int_array(neg_shift),
+        }
+        super().__init__(operands=[x], result_types=[_result_type(shape_of(x), element_type)], properties=_node(properties, node))
+
+    def verify_(self) -> None:
+        quantized_type_of(self, self.input, "input")
+        quantized_type_of(self, self.output, "result")
+        in_shape = shape_of(self.input)
+        self.check_shape(self.output, in_shape)
+        if not in_shape:
+            raise self.fail("input must have a channel axis (rank >= 1)")
+        check_range(self, "multiplier", [self.multiplier.value.data], 1, TFLITE_MULTIPLIER_MAX)
+        check_range(self, "shift", [self.shift.value.data], 0, TFLITE_MAX_SHIFT)
+        neg_multiplier, neg_shift = values_of(self.neg_multiplier), values_of(self.neg_shift)
+        if len(neg_multiplier) != len(neg_shift):
+            raise self.fail(f"neg_multiplier and neg_shift must have the same length, got {len(neg_multiplier)} and {len(neg_shift)}")
+        check_per_channel(self, "neg_multiplier", neg_multiplier, in_shape[-1])
+        check_range(self, "neg_multiplier", neg_multiplier, -SIGNED_MULTIPLIER_MAX, SIGNED_MULTIPLIER_MAX)
+        check_range(self, "neg_shift", neg_shift, 0, TFLITE_MAX_SHIFT)
+
+
 QUANTIZED_OPS: list[type[SimaOp]] = [
     QuantizeOp,
     DequantizeOp,
@@ -918,4 +1187,9 @@ QUANTIZED_OPS: list[type[SimaOp]] = [
     LutOp,
     QAvgPoolOp,
     QGlobalAvgPoolOp,
+    QSoftmaxOp,
+    QLayerNormOp,
+    QConv2DTransposeOp,
+    QResizeLinearOp,
+    QPreluOp,
 ]

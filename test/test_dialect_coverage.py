@@ -11,6 +11,7 @@ import pytest
 from xdsl.irdl import OptOperandDef
 
 from sima_dialect import ops
+from sima_dialect.bfloat16_ops import BFLOAT16_OPS
 from sima_dialect.quantized_ops import QUANTIZED_OPS
 
 DIALECT_TESTS = Path(__file__).parent / "filecheck" / "dialect"
@@ -23,11 +24,11 @@ def check_lines(pattern: str) -> list[str]:
     return lines
 
 
-ROUND_TRIP_CHECKS = check_lines("sima_ops_*.mlir") + check_lines("sima_quantized_ops.mlir")
-# the quantized ops' generic forms are checked in their own round-trip file (GENERIC lines)
-GENERIC_CHECKS = check_lines("sima_generic_form.mlir") + check_lines("sima_quantized_ops.mlir")
+ROUND_TRIP_CHECKS = check_lines("sima_ops_*.mlir") + check_lines("sima_quantized_ops*.mlir")
+# the quantized ops' generic forms are checked in their own round-trip files (GENERIC lines)
+GENERIC_CHECKS = check_lines("sima_generic_form.mlir") + check_lines("sima_quantized_ops*.mlir")
 INVALID_CHECKS = check_lines("sima_invalid_*.mlir")
-ALL_DIALECT_OPS = [*ops.ALL_OPS, *QUANTIZED_OPS]
+ALL_DIALECT_OPS = [*ops.ALL_OPS, *QUANTIZED_OPS, *BFLOAT16_OPS]
 
 
 def op_id(cls) -> str:

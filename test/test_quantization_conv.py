@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -319,6 +319,20 @@ def worst_case_inputs(q_weight: np.ndarray, input_type: ScalarType) -> np.ndarra
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conv_problems())
+@example(  # found by hypothesis: S = Sc / (Sa * Sw) overflowed float64 (output range ~2e-306)
+    dict(
+        weight=np.array([[1.0e12]]),
+        bias=None,
+        input_quant=quantization_from_range(-1e-6, 1e-6, 8, asymmetric=False),
+        output_distribution=ObservedDistribution(0.0, 2.255263859518445e-306),
+        per_channel=False,
+        asymmetry=False,
+        use_int15=False,
+        use_sima_relu_workaround=False,
+        precision=P.sima_int8,
+        allow_full_output_precision=False,
+    )
+)
 def test_planner_never_lets_an_intermediate_overflow(problem):
     reporter = NodeReporter("MLA_0/conv2d_add_0", log=False)
     q_weight, q_bias, requant, out_type, out_quant, msb_left_shift = quantize_convolution_parameters(
@@ -409,6 +423,42 @@ def test_huge_weights_coarsen_the_output_with_a_warning():
     )
     assert any("coarsened" in w for w in reporter.warnings)
     assert out_quant.scale < 1e-25  # one output step now covers the product's resolution
+
+
+def test_requant_scale_beyond_float64_coarsens_the_output_exactly():
+    # S = Sc / (Sa * Sw) ~ 2**1030 overflows float64; the plan must coarsen the output by
+    # exactly the power of two that brings S to (0.5, 1], as it does for smaller excesses.
+    args = dict(per_channel=False, asymmetry=False, use_int15=False, use_sima_relu_workaround=False,
+                precision=P.sima_int8, allow_full_output_precision=False)
+    input_quant = quantization_from_range(-1e-6, 1e-6, 8, asymmetric=False)
+    for out_max in (1e-300, 2.2e-306):  # S finite, S beyond float64
+        reporter = NodeReporter("n", log=False)
+        q_weight, q_bias, requant, out_type, out_quant, _ = quantize_convolution_parameters(
+            input_quant, ObservedDistribution(0.0, out_max), np.array([[1e12, -3e11]]), None,
+            error_reporter=reporter, **args
+        )
+        assert requant.shift.tolist() == 0
+        coarsening = round(math.log2(quantization_from_range(0.0, out_max, 8, False).scale) - math.log2(out_quant.scale))
+        assert reporter.warnings == [
+            "the output quantization is finer than the product of input and weights can resolve; "
+            f"the output scale is coarsened by 2**{coarsening}"
+        ]
+        # One output step is one product unit: Qc = Qa * Qw.
+        assert q_weight.tolist()[0][0] > 64 and not q_bias.any()
+        x = np.array([[1], [-1], [2]], dtype=np.int8)
+        assert mla_gemm(x, q_weight, q_bias, requant, out_type).tolist() == np.clip(x.astype(int) @ q_weight, -128, 127).tolist()
+
+
+def test_product_beyond_float64_is_refused_naming_node_and_channels():
+    with pytest.raises(UserFacingException, match=r"node MLA_0/conv2d_add_3: cannot quantize this convolution: "
+                       r"the product of input and weights of output channel\(s\) 0, 1 is coarser than the calibrated "
+                       r"output step \(0.00787402\) by a factor 2\*\*1113.*beyond float64"):
+        quantize_convolution_parameters(
+            quantization_from_range(-1e30, 1e30, 8, False), ObservedDistribution(-1.0, 1.0), np.full((3, 2), 1e307),
+            None, per_channel=True, asymmetry=False, use_int15=False, use_sima_relu_workaround=False,
+            precision=P.sima_int8, allow_full_output_precision=False,
+            error_reporter=NodeReporter("MLA_0/conv2d_add_3", log=False),
+        )
 
 
 def test_int16_with_full_output_precision_widens_to_int32():

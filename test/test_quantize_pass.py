@@ -281,12 +281,18 @@ def test_bad_per_node_options_are_user_errors_naming_the_node(small_float, confi
         quantize_module(calibrated, config)
 
 
-def test_bfloat16_activations_are_refused():
+def test_bfloat16_activations_give_bf16_ops_not_integer_ones():
+    # the bfloat16 scheme itself is tested in test_bfloat16_model.py / test_bfloat16_pass.py
     config = dataclasses.replace(
         default_quantization, activation_quantization_scheme=bfloat16_scheme(), weight_quantization_scheme=bfloat16_scheme()
     )
-    with pytest.raises(UserFacingException, match="bfloat16 activations are not supported yet"):
-        quantize_module(_float_module(), config)
+    names = {op.name for op in quantize_module(_float_module(), config).walk()}
+    assert "sima.bf16_conv2d" in names and not any(name.startswith("sima.q") for name in names)
+    per_node = config.with_custom_quantization_configs(
+        {"MLA_0/conv2d_add_relu_0": {"quantization_precision": QuantizationPrecision.INT_16}}
+    )
+    with pytest.raises(UserFacingException, match="'MLA_0/conv2d_add_relu_0': integer precisions and output_int32 apply"):
+        quantize_module(_float_module(), per_node)
 
 
 def test_an_uncalibrated_module_is_a_user_error_naming_the_node():
@@ -434,7 +440,7 @@ def test_real_cls_model_quantizes_to_integers_close_to_float():
     config = default_quantization.with_calibration(MinMaxMethod())
     calibrated = calibrate_module(module, nhwc(real_inputs("cls", 4, seed=1)), config, progress=False)
     quantized, report = quantize_module_with_report(calibrated, config)
-    assert set(report.left_float) == {"MLA_0/softmax_109"}  # no integer softmax yet
+    assert report.left_float == {}  # the softmax too is an integer op
     assert _mla_ops_are_integer(quantized) == []
     evaluation = nhwc(real_inputs("cls", 4, seed=2))
     float_run, integer_run = Interpreter(module), Interpreter(quantized)

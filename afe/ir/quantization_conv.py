@@ -431,9 +431,17 @@ def select_convolution_scales(
         output_type.bits,
         asymmetric=asymmetry and output_type is not ScalarType.int32,
     )
-    with np.errstate(divide="ignore", over="ignore"):
-        scale = output.scale / (input_quant.scale * weight_scale)
-    requant = ConvPlanRequantization.from_scale(np.where(weight_scale == 0, 1.0, scale), precision.has_multiplier())
+    active = weight_scale != 0
+    fraction, exponent = _requant_scale_parts(output.scale, float(input_quant.scale), np.where(active, weight_scale, 1.0))
+    # An S beyond float64's range (an output range far finer than the product) would
+    # become inf and lose its exponent. Coarsen the output here, as
+    # try_adjust_plan_shift_value would, so S stays finite and exact.
+    active_exponent = np.where(active, exponent, 0)
+    coarsening = max(int(np.max(active_exponent, initial=0)) - _MAX_INITIAL_REQUANT_EXPONENT, 0)
+    if coarsening:
+        output = _coarsened_output(output, coarsening, _positions(active & (active_exponent == active_exponent.max())))
+    scale = np.where(active, np.ldexp(fraction, np.where(active, exponent - coarsening, 0)), 1.0)
+    requant = ConvPlanRequantization.from_scale(scale, precision.has_multiplier())
     return ConvPlanQuantizations(
         weight=weight_scale,
         output=output,
@@ -441,7 +449,42 @@ def select_convolution_scales(
         intrinsic_shift=np.zeros(weight_scale.shape, dtype=np.int64),
         input_scale=float(input_quant.scale),
         has_multiplier=precision.has_multiplier(),
+        output_coarsening=coarsening,
     )
+
+
+# Largest power of two the initial S may reach; the repairs multiply S by at most
+# 2**(INTRINSIC_SHIFT_HI + WEIGHT_BITS), far below float64's 2**1024.
+_MAX_INITIAL_REQUANT_EXPONENT = 960
+
+
+def _requant_scale_parts(output_scale: float, input_scale: float, weight_scale: ChannelScale) -> tuple[ChannelScale, ChannelShift]:
+    """S = Sc / (Sa * Sw) as fraction * 2**exponent, computed without overflow or underflow.
+
+    The fraction is in (0.5, 4); the exponent is exact even where S itself
+    would not fit float64.
+    """
+    mc, ec = np.frexp(np.float64(output_scale))
+    ma, ea = np.frexp(np.float64(input_scale))
+    mw, ew = np.frexp(np.asarray(weight_scale, dtype=np.float64))
+    return mc / (ma * mw), (int(ec) - int(ea) - ew).astype(np.int64)
+
+
+def _coarsened_output(output: Quantization, coarsening: int, positions: str, earlier_coarsening: int = 0) -> Quantization:
+    """The output quantization with its scale divided by 2**coarsening; a clear error if that underflows.
+
+    `earlier_coarsening` (already applied to `output`) only makes the message speak
+    of the calibrated output step.
+    """
+    coarse_scale = math.ldexp(output.scale, -coarsening)
+    if not (coarse_scale > 0 and math.isfinite(coarse_scale)):
+        calibrated_step = math.ldexp(output.step, -earlier_coarsening)
+        raise ValueError(
+            f"the product of input and weights of {positions} is coarser than the calibrated output "
+            f"step ({calibrated_step:.6g}) by a factor 2**{coarsening + earlier_coarsening}, and a step that "
+            "coarse is beyond float64: the input range times the weights exceeds what float64 can represent"
+        )
+    return output.with_scale_pow2(-coarsening)
 
 
 # ---------------------------------------------------------------------------
@@ -603,12 +646,17 @@ def try_adjust_plan_shift_value(
     too_small = active & (shift < 0)
     if np.any(too_small):
         coarsen = int(-shift[too_small].min())
-        error_reporter.warn(
-            f"the output quantization is finer than the product of input and weights can resolve; "
-            f"the output scale is coarsened by 2**{coarsen}"
-        )
+        # Refuse (clearly) an output scale that would underflow.
+        at_fault = _positions(too_small & (shift == -coarsen))
+        _coarsened_output(quantizations.output, coarsen, at_fault, quantizations.output_coarsening)
         quantizations.scale_output_pow2(-coarsen)
         shift = quantizations.requant.shift
+    if quantizations.output_coarsening:
+        # Counts the coarsening select_convolution_scales did to keep S finite.
+        error_reporter.warn(
+            f"the output quantization is finer than the product of input and weights can resolve; "
+            f"the output scale is coarsened by 2**{quantizations.output_coarsening}"
+        )
     too_large = active & (shift > precision.max_shift)
     if np.any(too_large):
         _try_reduce_product(

@@ -9,7 +9,8 @@ so the one interpreter runs float and quantized IR alike.
 
 from __future__ import annotations
 
-from runtime.integer_kernels import boundary, elementwise, gemm, pool
+from runtime.integer_kernels import boundary, elementwise, gemm, normalization, pool, prelu, softmax, upscale
+from runtime.integer_kernels.bfloat16_kernels import BFLOAT16_KERNELS
 from runtime.kernels.base import KernelBuilder
 from sima_dialect import quantized_ops as q
 
@@ -26,6 +27,14 @@ INTEGER_KERNELS: dict[type, KernelBuilder] = {
     q.LutOp: elementwise.build_lut,
     q.QAvgPoolOp: pool.build_qavg_pool,
     q.QGlobalAvgPoolOp: pool.build_qglobal_avg_pool,
+    q.QSoftmaxOp: softmax.build_qsoftmax,
+    q.QLayerNormOp: normalization.build_qlayer_norm,
+    q.QConv2DTransposeOp: upscale.build_qconv2d_transpose,
+    q.QResizeLinearOp: upscale.build_qresize_linear,
+    q.QPreluOp: prelu.build_qprelu,
 }
+
+# the bfloat16 scheme's ops (runtime.bfloat16 computes them)
+INTEGER_KERNELS.update(BFLOAT16_KERNELS)
 
 __all__ = ["INTEGER_KERNELS"]

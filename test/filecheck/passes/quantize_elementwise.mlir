@@ -3,8 +3,8 @@
 // quantize: add / sub / mul -> sima.qadd / qsub / qmul (TFLite's quantized
 // arithmetic with 8-bit multipliers), unary ops -> sima.lut, matmul -> sima.qmatmul.
 
-// The warnings come first (stderr), before the module.
-// CHECK: node MLA_0/prelu_4: not quantized, runs in float on the APU: prelu with a slope per channel has no lookup table
+// Every op has an integer form: no warning (stderr comes before the module).
+// CHECK-NOT: not quantized
 
 // qadd of steps 0.05 and 0.02 into 0.07: the inputs are brought to the unit
 // 2 * max(step) = 0.1 (0.05 / 0.1 = 64 * 2**-7, 0.02 / 0.1 = 0.2 ~ 102 * 2**-9),
@@ -61,7 +61,9 @@ func.func @int16_product(%a: tensor<1x4x4x8xf32>, %g: tensor<1x1x1x8xf32>) -> te
 // relu runs on the MLA at 8 bits only (seed 003), so its int16-calibrated input
 // and result get the same ranges at 8 bits ([-4, 4] in 255 steps); prelu with
 // one slope is a table (sharing the int8 quantize of %x with the sigmoid),
-// with a slope per channel it stays float on the APU, with a warning.
+// with a slope per channel it is a sima.qprelu: 0.0314 / 0.0196 = 1.6 ~ 102 * 2**-6
+// on the positive side, 1.6 * 0.125 = 0.2 ~ 102 * 2**-9 and 1.6 * 0.25 ~ 102 * 2**-8
+// on the negative side.
 func.func @tables(%x: tensor<1x4x4x8xf32>, %h: tensor<1x4x4x8xf32>) -> (tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>) {
   sima.observe %x {key = "x", method = {name = "min_max"}, stats = {kind = "min_max", min = -4.0 : f64, max = 4.0 : f64}, quant = !sima.quant<i8, 0.03137254901960784:0>} : tensor<1x4x4x8xf32>
   sima.observe %h {key = "h", method = {name = "min_max"}, stats = {kind = "min_max", min = -4.0 : f64, max = 4.0 : f64}, bits = 16 : i64, quant = !sima.quant<i16, 1.2207217517357136e-4:0>} : tensor<1x4x4x8xf32>
@@ -80,7 +82,6 @@ func.func @tables(%x: tensor<1x4x4x8xf32>, %h: tensor<1x4x4x8xf32>) -> (tensor<1
   func.return %0, %1, %2, %3, %4 : tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>
 }
 // CHECK-LABEL: func.func @tables
-// CHECK-NEXT:    %[[SLOPES:.*]] = sima.constant dense<{{.*}}> : tensor<8xf32>
 // CHECK-NEXT:    %[[X:.*]] = sima.quantize %x {node = "MLA_0/sigmoid_0/quantize_in0", target = "MLA"} : (tensor<1x4x4x8xf32>) -> tensor<1x4x4x8x!sima.quant<i8, 0.03137254901960784:0>>
 // CHECK-NEXT:    %[[T0:.*]] = sima.constant #sima.ndarray<"MLA_0/sigmoid_0.table", tensor<256xi8>
 // CHECK-NEXT:    %[[S:.*]] = sima.lut %[[X]], %[[T0]] {node = "MLA_0/sigmoid_0", target = "MLA"} : (tensor<1x4x4x8x!sima.quant<i8, 0.03137254901960784:0>>, tensor<256xi8>) -> tensor<1x4x4x8x!sima.quant<i8, 0.00392156862745098:-128>>
@@ -96,7 +97,8 @@ func.func @tables(%x: tensor<1x4x4x8xf32>, %h: tensor<1x4x4x8xf32>) -> (tensor<1
 // CHECK-NEXT:    %[[T3:.*]] = sima.constant #sima.ndarray<"MLA_0/prelu_3.table", tensor<256xi8>
 // CHECK-NEXT:    sima.lut %[[X]], %[[T3]] {node = "MLA_0/prelu_3", target = "MLA"}
 // CHECK-NEXT:    sima.dequantize
-// CHECK-NEXT:    sima.prelu %x, %[[SLOPES]] {node = "MLA_0/prelu_4", target = "APU"} : (tensor<1x4x4x8xf32>, tensor<8xf32>) -> tensor<1x4x4x8xf32>
+// CHECK-NEXT:    sima.qprelu %[[X]] {multiplier = 102 : i64, shift = 6 : i64, neg_multiplier = array<i64: 102, 102, 102, 102, 102, 102, 102, 102>, neg_shift = array<i64: 9, 8, 9, 9, 9, 9, 9, 9>, node = "MLA_0/prelu_4", target = "MLA"} : (tensor<1x4x4x8x!sima.quant<i8, 0.03137254901960784:0>>) -> tensor<1x4x4x8x!sima.quant<i8, 0.0196078431372549:-77>>
+// CHECK-NEXT:    sima.dequantize
 // CHECK-NEXT:    func.return
 
 // matmul runs at 8 bits only: the int16-calibrated %k is quantized straight to
