@@ -16,11 +16,37 @@
 
 from __future__ import annotations
 
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 
 from passes.quantize_values import Fallback, OpRewrite, element_of, quantized_tensor
 from sima_dialect import ops
 from sima_dialect.quantized_ops import QAvgPoolOp, QGlobalAvgPoolOp
+
+
+RETYPED_OPS = (
+    ops.MaxPoolOp,
+    ops.GlobalMaxPoolOp,
+    ops.ReshapeOp,
+    ops.TransposeOp,
+    ops.SliceOp,
+    ops.SplitOp,
+    ops.ExpandOp,
+    ops.PadOp,
+    ops.ResizeOp,
+)
+"""The ops whose integer form is the same op on the quantized tensor (`quantize_retyped`)."""
+
+
+def passes_quantization_through(op: Operation) -> bool:
+    """Whether the integer form of `op` gives its result its input's quantization
+    (the ops `quantize_retyped` handles, apart from the cases it refuses)."""
+    if not isinstance(op, RETYPED_OPS):
+        return False
+    if isinstance(op, ops.ResizeOp):
+        return op.mode.data == "nearest"
+    if isinstance(op, ops.PadOp) and op.mode.data == "constant":
+        return op.value.value.data == 0.0
+    return True
 
 
 def _same_op(rewrite: OpRewrite, operands: list[SSAValue], result_types, **changed) -> list[SSAValue]:

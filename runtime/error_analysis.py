@@ -28,9 +28,16 @@ Feeds:
   as at the model's own boundary); its output, dequantized, is compared with
   the float node's output.
 
+Saturating readers: where every reader of a node's output is constant beyond
+an interval (hard_sigmoid outside its linear part, relu, clip: select-scales'
+`saturation_interval`), both outputs are clipped to that interval before
+the comparison. Those values give the readers the same result however they are
+represented, so counting their error would rank a difference nothing
+downstream can see as a node's error.
+
 Metrics, accumulated over every element of every sample (streaming sums, so
 memory does not grow with the number of samples), q the dequantized quantized
-output and f the float output:
+output and f the float output (both clipped as above):
 
     mae  = mean |q - f|
     mse  = mean (q - f)^2
@@ -61,6 +68,7 @@ from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.traits import Pure
 
 from passes.name_nodes import precision
+from passes.select_scales import saturation_interval
 from runtime.integer_arithmetic import dequantize
 from runtime.interpreter import Interpreter, find_function
 from sima_dialect import ops
@@ -339,6 +347,13 @@ class ErrorAnalysis:
         if not self.nodes:
             raise ErrorAnalysisError("no node of the quantized model matches a node of its float reference by name")
         self.statistics: dict[str, ErrorStatistics] = {match.name: ErrorStatistics() for match in self.nodes}
+        # float outputs whose readers all saturate: compared within the interval they tell apart
+        self._saturating: dict[SSAValue, tuple[float, float]] = {}
+        for match in self.nodes:
+            for value in match.reference.results:
+                interval = saturation_interval(value)
+                if any(math.isfinite(end) for end in interval):
+                    self._saturating[value] = interval
         reference_taps = [value for match in self.nodes for value in match.reference.results]
         self._locals: list[_LocalNode] = []
         if local_feed:
@@ -382,7 +397,11 @@ class ErrorAnalysis:
     def _add(self, match: NodeMatch, outputs: list[np.ndarray], reference_values: Mapping[SSAValue, np.ndarray]) -> None:
         statistics = self.statistics[match.name]
         for output, reference in zip(outputs, match.reference.results):
-            statistics.add(output, reference_values[reference])
+            values = reference_values[reference]
+            if reference in self._saturating:  # both sides: a node left in float is still exact
+                interval = self._saturating[reference]
+                output, values = np.clip(output, *interval), np.clip(values, *interval)
+            statistics.add(output, values)
 
 
 # -- the result --------------------------------------------------------------------------

@@ -89,6 +89,15 @@ def pytest_collection_modifyitems(session, config, items):
     _LitRun.selected = [item.path for item in items if isinstance(item, LitItem)]
 
 
+@pytest.fixture(scope="module")
+def cls_net():
+    """The real cls model (PP-OCR text-line orientation, `models.REAL_MODELS`) as a
+    `LoadedNet`, imported once per test module."""
+    from models import load_real_net
+
+    return load_real_net("cls")
+
+
 def pytest_collect_file(parent, file_path: Path):
     if file_path.suffix == ".mlir" and FILECHECK_DIR in file_path.parents and "Inputs" not in file_path.parts:
         return LitFile.from_parent(parent, path=file_path)

@@ -101,9 +101,9 @@ def _to_nchw(image_hwc: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image_hwc.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
-def real_input(name: str, rng: np.random.Generator) -> np.ndarray:
-    """One preprocessed input for model `name`, NCHW float32."""
-    _, _, height, width = REAL_MODELS[name].shape
+def real_input(name: str, rng: np.random.Generator, shape: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """One preprocessed input for model `name`, NCHW float32, of `shape` (default: its spec's)."""
+    _, _, height, width = shape or REAL_MODELS[name].shape
     if name in ("cls", "rec"):
         # PP-OCR text lines: resized to the model height, scaled to [-1, 1]
         line = _resize(_rgb(_text_line(rng, width / height)), height, width)
@@ -122,6 +122,28 @@ def real_input(name: str, rng: np.random.Generator) -> np.ndarray:
     return _to_nchw((image - IMAGENET_MEAN) / IMAGENET_STD)
 
 
-def real_inputs(name: str, count: int, seed: int = 0) -> list[np.ndarray]:
+def real_inputs(name: str, count: int, seed: int = 0, shape: tuple[int, int, int, int] | None = None) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [real_input(name, rng) for _ in range(count)]
+    return [real_input(name, rng, shape) for _ in range(count)]
+
+
+def nhwc_samples(
+    name: str, count: int, seed: int = 0, shape: tuple[int, int, int, int] | None = None
+) -> list[dict[str, np.ndarray]]:
+    """`real_inputs` as our nets take them: {input name: NHWC array}."""
+    input_name = REAL_MODELS[name].input_name
+    inputs = real_inputs(name, count, seed=seed, shape=shape)
+    return [{input_name: np.ascontiguousarray(x.transpose(0, 2, 3, 1))} for x in inputs]
+
+
+def load_real_net(name: str, shape: tuple[int, int, int, int] | None = None):
+    """The `LoadedNet` of model `name`, imported at `shape` (default: its spec's);
+    an assertion error saying what to install if its package is missing."""
+    from afe.apis.loaded_net import load_model
+    from afe.ir.tensor_type import ScalarType
+    from afe.load.importers.general_importer import onnx_source
+
+    spec = REAL_MODELS[name]
+    assert spec.path is not None, f"{spec.package} is not installed: pip install -e '.[test]'"
+    shape = shape or spec.shape
+    return load_model(onnx_source(str(spec.path), {spec.input_name: shape}, {spec.input_name: ScalarType.float32}))

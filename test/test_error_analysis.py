@@ -30,7 +30,14 @@ from afe.serialization import model_file_paths
 from onnx_builders import FLOAT, INT64, const, model, tensor
 from passes.quantize import quantize_functions
 from passes.quantize_values import QuantizeOptions
-from runtime.error_analysis import METRICS, ErrorAnalysis, ErrorStatistics, QuantizationErrorTable, match_nodes
+from runtime.error_analysis import (
+    METRICS,
+    ErrorAnalysis,
+    ErrorStatistics,
+    QuantizationErrorTable,
+    match_nodes,
+    tapped_interpreter,
+)
 from runtime.interpreter import find_function
 from sima_dialect.context import sima_context
 
@@ -187,6 +194,36 @@ def test_nodes_whose_outputs_are_not_floats_are_not_compared(tmp_path) -> None:
     for local_feed in (True, False):
         table = quantized.analyze_quantization_error(data, "mae", local_feed=local_feed)
         assert [kinds[row.node] for row in table] == ["sima.qconv2d"]  # the argmax's indices are not compared
+
+
+def test_values_a_saturating_reader_cannot_tell_apart_are_not_counted_as_error(tmp_path) -> None:
+    # conv -> hard_sigmoid (alpha 0.2, beta 0.5: constant outside [-2.5, 2.5]): beyond that
+    # interval the conv's values give the reader the same result, so the analysis compares
+    # the quantized and the float output both clipped to it
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("HardSigmoid", ["c"], ["y"])]
+    weight = np.random.default_rng(2).standard_normal((3, 2, 1, 1)).astype(np.float32) * 3
+    proto = model(nodes, [tensor("x", FLOAT, [1, 2, 4, 4])], [tensor("y", FLOAT, [1, 3, 4, 4])], [const("w", weight)], 13)
+    onnx.save(proto, tmp_path / "hard_sigmoid.onnx")
+    loaded = load_model(onnx_source(str(tmp_path / "hard_sigmoid.onnx"), {"x": (1, 2, 4, 4)}))
+    data = [{"x": np.random.default_rng(seed).standard_normal((1, 4, 4, 2)).astype(np.float32)} for seed in range(3)]
+    quantized = loaded.quantize(data, MIN_MAX, model_name="saturating")
+    conv = next(row.name for row in quantized.list_nodes() if row.kind == "sima.qconv2d")
+    qconv = next(op for op in find_function(quantized.module).walk() if getattr(op, "node_name", None) == conv)
+    fconv = next(op for op in find_function(quantized.float_reference).walk() if getattr(op, "node_name", None) == conv)
+    run_q, offset_q = tapped_interpreter(quantized.module, [qconv.output])
+    run_f, offset_f = tapped_interpreter(quantized.float_reference, [fconv.output])
+    element = qconv.output.type.element_type
+    dequantized = [  # float32, as `dequantize` gives
+        ((run_q.run(s)[offset_q].astype(np.float64) - element.zero_point_value) * element.scale_value).astype(np.float32)
+        for s in data
+    ]
+    floats = [run_f.run(s)[offset_f] for s in data]
+    assert max(float(np.abs(f).max()) for f in floats) > 3.0  # there are values beyond the interval
+    clipped = [np.clip(f, -2.5, 2.5) for f in floats]
+    table = quantized.analyze_quantization_error(data, "mae", local_feed=False)
+    clipped_mae = numpy_metrics([np.clip(q, -2.5, 2.5) for q in dequantized], clipped)["mae"]
+    assert table[conv] == pytest.approx(clipped_mae, rel=1e-6)
+    assert table[conv] != pytest.approx(numpy_metrics(dequantized, floats)["mae"], rel=1e-3)  # the clip mattered
 
 
 def test_cumulative_error_of_the_output_node_is_that_of_the_model_outputs(net, quantized, evaluation) -> None:

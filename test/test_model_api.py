@@ -27,13 +27,10 @@ from afe.apis.defines import (
     quantization_scheme,
 )
 from afe.apis.errors import ExceptionFuncType, UserFacingException
-from afe.apis.loaded_net import LoadedNet, load_model
 from afe.apis.model import Model, config_from_json, config_to_json
 from afe.core.quantize_pipeline import partitioned_float_module, resolve_custom_configs
-from afe.ir.tensor_type import ScalarType
-from afe.load.importers.general_importer import onnx_source
 from afe.serialization import load_module, model_file_paths, save_model_files
-from models import REAL_MODELS, real_inputs
+from models import real_inputs
 
 LAST_CONV = "MLA_0/conv2d_add_103"  # the cls model's last convolution (a hard_swish on the MLA reads it)
 DENSE = "MLA_0/dense_add_108"  # its classifier, read by the softmax
@@ -48,25 +45,18 @@ class Unreadable:
 
 
 @pytest.fixture(scope="module")
-def net() -> LoadedNet:
-    spec = REAL_MODELS["cls"]
-    assert spec.path is not None, f"{spec.package} is not installed: pip install -e '.[test]'"
-    return load_model(onnx_source(str(spec.path), {spec.input_name: spec.shape}, {spec.input_name: ScalarType.float32}))
-
-
-@pytest.fixture(scope="module")
 def images() -> list[np.ndarray]:
     return [np.ascontiguousarray(x.transpose(0, 2, 3, 1)) for x in real_inputs("cls", 3, seed=11)]
 
 
 @pytest.fixture(scope="module")
-def arm_model(net) -> Model:
-    return net.quantize(Unreadable(), default_quantization, arm_only=True, model_name="cls_arm")
+def arm_model(cls_net) -> Model:
+    return cls_net.quantize(Unreadable(), default_quantization, arm_only=True, model_name="cls_arm")
 
 
-def quantize_error(net, config, data=None, **kwargs) -> UserFacingException:
+def quantize_error(cls_net, config, data=None, **kwargs) -> UserFacingException:
     with pytest.raises(UserFacingException) as caught:
-        net.quantize(Unreadable() if data is None else data, config, **kwargs)
+        cls_net.quantize(Unreadable() if data is None else data, config, **kwargs)
     assert caught.value.func_type is ExceptionFuncType.LOADED_NET_QUANTIZE
     return caught.value
 
@@ -75,81 +65,79 @@ def quantize_error(net, config, data=None, **kwargs) -> UserFacingException:
 
 
 @pytest.mark.parametrize("config", [None, "default", {"calibration_method": "mse"}, quantization_scheme(True, False)])
-def test_the_config_must_be_quantization_params(net, config) -> None:
-    error = quantize_error(net, config)
+def test_the_config_must_be_quantization_params(cls_net, config) -> None:
+    error = quantize_error(cls_net, config)
     assert "quantization_config must be a QuantizationParams" in str(error)
     assert error.__cause__ is None
 
 
 @pytest.mark.parametrize("option, value", [("arm_only", "yes"), ("simulated_arm", 1), ("model_name", ""), ("model_name", 3)])
-def test_bad_flags_name_the_option(net, option, value) -> None:
-    assert option in str(quantize_error(net, default_quantization, **{option: value}))
+def test_bad_flags_name_the_option(cls_net, option, value) -> None:
+    assert option in str(quantize_error(cls_net, default_quantization, **{option: value}))
 
 
-def test_unknown_unquantized_node_suggests_the_closest_name(net) -> None:
+def test_unknown_unquantized_node_suggests_the_closest_name(cls_net) -> None:
     config = default_quantization.with_unquantized_nodes({"MLA_0/softmax_108"})
-    message = str(quantize_error(net, config))
+    message = str(quantize_error(cls_net, config))
     assert "with_unquantized_nodes" in message and "'MLA_0/softmax_108'" in message
     assert f"'{SOFTMAX}'" in message
 
 
-def test_unknown_custom_node_names_the_option_and_suggests(net) -> None:
+def test_unknown_custom_node_names_the_option_and_suggests(cls_net) -> None:
     config = default_quantization.with_custom_quantization_configs(
         {"MLA_0/conv2d_add_relu_0": {"quantization_precision": QuantizationPrecision.INT_16}, "nothing_like_it": {"output_int32": True}}
     )
-    message = str(quantize_error(net, config))
+    message = str(quantize_error(cls_net, config))
     assert "custom_quantization_configs" in message
     assert "no node named 'MLA_0/conv2d_add_relu_0' (closest: 'MLA_0/conv2d_add_relu_" in message
     assert "no node named 'nothing_like_it' (no similar name" in message
 
 
-def test_seed_resnet_names_are_rejected_with_cls_names_suggested(net) -> None:
+def test_seed_resnet_names_are_rejected_with_cls_names_suggested(cls_net) -> None:
     # seed 003's example names belong to resnet50; on another model they must fail loudly
     int16_nodes = ["MLA_0/conv2d_add_relu_0", "MLA_0/max_pool2d_1", "MLA_0/conv2d_add_4"]
     config = default_quantization.with_custom_quantization_configs(
         {node: {"quantization_precision": QuantizationPrecision.INT_16} for node in int16_nodes}
     )
-    message = str(quantize_error(net, config))
+    message = str(quantize_error(cls_net, config))
     assert all(f"no node named '{node}'" in message for node in int16_nodes)
     assert "no node named 'MLA_0/conv2d_add_4' (closest: 'MLA_0/conv2d_add_" in message
 
 
-def test_options_on_an_unquantized_node_are_refused(net) -> None:
+def test_options_on_an_unquantized_node_are_refused(cls_net) -> None:
     config = default_quantization.with_unquantized_nodes({SOFTMAX}).with_custom_quantization_configs(
         {SOFTMAX: {"quantization_precision": QuantizationPrecision.INT_16}}
     )
-    message = str(quantize_error(net, config))
+    message = str(quantize_error(cls_net, config))
     assert f"node '{SOFTMAX}' runs in float on the APU" in message
 
 
-def test_output_int32_needs_a_gemm(net) -> None:
+def test_output_int32_needs_a_gemm(cls_net) -> None:
     config = default_quantization.with_custom_quantization_configs({"MLA_0/hard_swish_1": {"output_int32": True}})
-    assert "output_int32 applies to a convolution or dense node, this one is sima.hard_swish" in str(quantize_error(net, config))
+    assert "output_int32 applies to a convolution or dense node, this one is sima.hard_swish" in str(quantize_error(cls_net, config))
 
 
-def test_output_int32_must_leave_the_mla(net) -> None:
+def test_output_int32_must_leave_the_mla(cls_net) -> None:
     config = default_quantization.with_custom_quantization_configs({LAST_CONV: {"output_int32": True}})
-    message = str(quantize_error(net, config))
+    message = str(quantize_error(cls_net, config))
     assert "final MLA layer" in message and "MLA_0/hard_swish_104" in message
     # the classifier is the last MLA layer once the softmax runs on the APU
     config = default_quantization.with_unquantized_nodes({SOFTMAX}).with_custom_quantization_configs({DENSE: {"output_int32": True}})
-    float_reference = partitioned_float_module(net.module, config.node_names)
-    assert resolve_custom_configs(float_reference, net.module, config).custom_quantization_configs == {DENSE: {"output_int32": True}}
+    float_reference = partitioned_float_module(cls_net.module, config.node_names)
+    assert resolve_custom_configs(float_reference, cls_net.module, config).custom_quantization_configs == {DENSE: {"output_int32": True}}
 
 
-def test_names_from_before_forcing_nodes_are_renamed() -> None:
+def test_names_from_before_forcing_nodes_are_renamed(cls_net) -> None:
     # forcing a node in the middle splits MLA_0: later nodes become MLA_1/..., but
     # the names list_nodes() showed before still reach them
-    spec = REAL_MODELS["cls"]
-    net = load_model(onnx_source(str(spec.path), {"x": spec.shape}, {"x": ScalarType.float32}))
     int16 = {"quantization_precision": QuantizationPrecision.INT_16}
     config = default_quantization.with_unquantized_nodes({"MLA_0/mul_8"}).with_custom_quantization_configs(
         {"MLA_0/conv2d_add_9": int16, "MLA_0/conv2d_add_0": int16}
     )
-    float_reference = partitioned_float_module(net.module, config.node_names)
+    float_reference = partitioned_float_module(cls_net.module, config.node_names)
     names = [row[0] for row in _rows(float_reference)]
     assert "APU_0/mul_8" in names and "MLA_1/conv2d_add_9" in names
-    resolved = resolve_custom_configs(float_reference, net.module, config)
+    resolved = resolve_custom_configs(float_reference, cls_net.module, config)
     assert resolved.custom_quantization_configs == {"MLA_1/conv2d_add_9": int16, "MLA_0/conv2d_add_0": int16}
     assert resolved.node_names == config.node_names
 
@@ -163,25 +151,25 @@ def _rows(module):
 # -- arm_only -----------------------------------------------------------------------------
 
 
-def test_arm_only_runs_every_op_in_float_on_the_apu(net, arm_model, images, capsys) -> None:
+def test_arm_only_runs_every_op_in_float_on_the_apu(cls_net, arm_model, images, capsys) -> None:
     rows = arm_model.list_nodes()
     arm_model.print_nodes()
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split() == ["node", "op", "target", "precision"] and len(printed) == len(rows) + 1
     assert printed[1].split() == ["APU_0/conv2d_add_0", "sima.conv2d", "APU", "float32"]
-    assert len(rows) == len(net.list_nodes())
+    assert len(rows) == len(cls_net.list_nodes())
     assert {row.target for row in rows} == {"APU"} and {row.precision for row in rows} == {"float32"}
     assert rows[0].name == "APU_0/conv2d_add_0" and rows[-1].name == "APU_0/softmax_109"
     assert arm_model.arm_only and arm_model.name == "cls_arm" and "arm_only" in repr(arm_model)
     for image in images:
-        np.testing.assert_array_equal(arm_model.execute({"x": image})[0], net.execute({"x": image})[0])
-    assert arm_model.input_types == net.input_types and arm_model.output_names == net.output_names
+        np.testing.assert_array_equal(arm_model.execute({"x": image})[0], cls_net.execute({"x": image})[0])
+    assert arm_model.input_types == cls_net.input_types and arm_model.output_names == cls_net.output_names
 
 
-def test_quantize_leaves_the_loaded_net_unchanged(net, images) -> None:
-    before = net.ir_text()
-    net.quantize(Unreadable(), default_quantization, arm_only=True)
-    assert net.ir_text() == before
+def test_quantize_leaves_the_loaded_net_unchanged(cls_net, images) -> None:
+    before = cls_net.ir_text()
+    cls_net.quantize(Unreadable(), default_quantization, arm_only=True)
+    assert cls_net.ir_text() == before
 
 
 # -- Model.execute input checks -------------------------------------------------------------
@@ -198,11 +186,11 @@ def test_quantize_leaves_the_loaded_net_unchanged(net, images) -> None:
         ({"x": [[0.0]]}, "input 'x' must be a NumPy array, got list"),
     ],
 )
-def test_execute_checks_inputs_as_the_loaded_net_does(net, arm_model, inputs, message) -> None:
+def test_execute_checks_inputs_as_the_loaded_net_does(cls_net, arm_model, inputs, message) -> None:
     with pytest.raises(UserFacingException) as from_model:
         arm_model.execute(inputs)
     with pytest.raises(UserFacingException) as from_net:
-        net.execute(inputs)
+        cls_net.execute(inputs)
     assert from_model.value.func_type is ExceptionFuncType.MODEL_EXECUTE
     assert message in str(from_model.value)
     assert from_model.value.message == from_net.value.message
@@ -256,11 +244,11 @@ def test_the_file_holds_the_float_reference_and_the_metadata(arm_model, tmp_path
     assert [row.name for row in _rows(loaded.float_reference)] == [row.name for row in _rows(arm_model.float_reference)]
 
 
-def test_a_file_without_float_reference_or_metadata_loads(net, images, tmp_path) -> None:
-    save_model_files("plain", tmp_path, net.module)
+def test_a_file_without_float_reference_or_metadata_loads(cls_net, images, tmp_path) -> None:
+    save_model_files("plain", tmp_path, cls_net.module)
     loaded = Model.load("plain", str(tmp_path))
     assert loaded.name == "plain" and loaded.float_reference is None and loaded.quantization_config is None
-    np.testing.assert_array_equal(loaded.execute({"x": images[0]})[0], net.execute({"x": images[0]})[0])
+    np.testing.assert_array_equal(loaded.execute({"x": images[0]})[0], cls_net.execute({"x": images[0]})[0])
 
 
 def test_load_errors_name_the_file(tmp_path) -> None:

@@ -26,7 +26,7 @@ from xdsl.printer import Printer
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.serialization import FORMAT_VERSION, load_module, model_file_paths, save_model_files, save_module
 from afe.serialization.sima_file import map_weights
-from models import REAL_MODELS, real_inputs
+from models import REAL_MODELS, load_real_net, real_inputs
 from runtime.interpreter import Interpreter
 from sima_dialect.context import parse_module
 from sima_dialect.weights import NDArrayAttr, print_weights_in_full
@@ -216,14 +216,7 @@ def test_any_weight_round_trips_bit_for_bit(tmp_path, arrays):
 
 @pytest.fixture(scope="module", params=sorted(REAL_MODELS))
 def real_net(request):
-    from afe.apis.loaded_net import load_model
-    from afe.ir.tensor_type import ScalarType
-    from afe.load.importers.general_importer import onnx_source
-
-    spec = REAL_MODELS[request.param]
-    assert spec.path is not None, f"{spec.package} is not installed: pip install -e '.[test]'"
-    net = load_model(onnx_source(str(spec.path), {spec.input_name: spec.shape}, {spec.input_name: ScalarType.float32}))
-    return request.param, net
+    return request.param, load_real_net(request.param)
 
 
 def test_every_real_model_executes_bit_identically_after_save_and_load(real_net, tmp_path):
