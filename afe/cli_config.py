@@ -9,6 +9,9 @@ Each option mirrors one `QuantizationParams` builder, starting from
     --requantization-mode sima|tflite                  with_requantization_mode(...)
     --unquantized-node NODE (repeatable)               with_unquantized_nodes({...})
     --int16-node NODE, --int32-output NODE             with_custom_quantization_configs({...})
+    --bias-correction none|regular|iterative           with_bias_correction(...)
+    --channel-equalization                             with_channel_equalization()
+    --smooth-quant                                     with_smooth_quant()
 
 Node names are those `afe inspect MODEL.onnx` lists.
 """
@@ -20,6 +23,7 @@ import dataclasses
 
 from afe.apis.calibration import HistogramPercentileMethod, MinMaxMethod, MovingAverageMinMaxMethod
 from afe.apis.defines import (
+    BiasCorrectionType,
     CalibrationMethod,
     QuantizationParams,
     QuantizationPrecision,
@@ -71,6 +75,20 @@ def add_config_options(parser: argparse.ArgumentParser, *, default_method: str =
     group.add_argument(
         "--int32-output", action="append", default=[], metavar="NODE", help="keep the int32 accumulator of NODE, a final MLA conv / dense (repeatable)"
     )
+    group.add_argument(
+        "--bias-correction",
+        choices=[kind.value for kind in BiasCorrectionType],
+        default=BiasCorrectionType.NONE.value,
+        help="correct the expected per-channel output error of every quantized conv / dense in its bias, measured on "
+        "the first calibration samples: regular (each layer on float inputs) or iterative (on the corrected "
+        "quantized network's own inputs) (default: none)",
+    )
+    group.add_argument(
+        "--channel-equalization", action="store_true", help="cross-layer equalization of consecutive conv / dense weights before calibration"
+    )
+    group.add_argument(
+        "--smooth-quant", action="store_true", help="SmoothQuant: move per-channel activation outliers into the next layer's weights"
+    )
 
 
 def calibration_method(name: str, num_bins: int | None, percentile: float | None) -> CalibrationMethod:
@@ -109,7 +127,11 @@ def config_from_options(args: argparse.Namespace) -> QuantizationParams:
         custom.setdefault(node, {})["output_int32"] = True
     if custom:
         config = config.with_custom_quantization_configs(custom)
-    return config
+    return (
+        config.with_bias_correction(BiasCorrectionType(args.bias_correction))
+        .with_channel_equalization(args.channel_equalization)
+        .with_smooth_quant(args.smooth_quant)
+    )
 
 
 def describe_config(config: QuantizationParams) -> str:
@@ -126,6 +148,12 @@ def describe_config(config: QuantizationParams) -> str:
         parts.append(f"unquantized {', '.join(sorted(config.node_names))}")
     if config.custom_quantization_configs:
         parts.append(f"per-node options on {len(config.custom_quantization_configs)} node(s)")
+    if config.biascorr_type is not BiasCorrectionType.NONE:
+        parts.append(f"{config.biascorr_type.value} bias correction")
+    if config.channel_equalization:
+        parts.append("channel equalization")
+    if config.smooth_quant:
+        parts.append("smooth quant")
     return "; ".join(parts)
 
 

@@ -1,18 +1,29 @@
 """Accuracy of the quantization techniques: SQNR of the int8 model against fp32.
 
-For each model of MODELS.md (default: cls, orientation) quantize with
-`LoadedNet.quantize` (min / max calibration on real samples from
-`test/models.py`) in five ways and print, for each, the SQNR in dB of the
-quantized model's outputs against the float model's on evaluation samples
-drawn with another seed (all samples of an output pooled; higher is better):
+For each model of MODELS.md quantize with `afe.core.quantize_pipeline` (what
+`LoadedNet.quantize` runs; the default calibration, histogram MSE with 2048
+bins, on real samples from `test/models.py`) in these ways:
 
-    int8            default_quantization (per-channel weights)
+    int8 (per-ch)   default_quantization: per-channel int8 weights
+    +bc             with_bias_correction(True)                  (regular)
+    +bc iter        with_bias_correction(BiasCorrectionType.ITERATIVE)
     +cle            with_channel_equalization()
     +smoothquant    with_smooth_quant()
-    per-tensor      weights per-tensor: with_weight_quantization(quantization_scheme(False, False))
-    per-tensor+cle  per-tensor weights with channel equalization
+    per-tensor      weights per tensor: with_weight_quantization(quantization_scheme(False, False))
+    pt+cle          per-tensor weights with channel equalization
+    pt+bc iter      per-tensor weights with iterative bias correction
+    pt+cle+bc iter  per-tensor weights with both
 
-    python bench/bench_accuracy_techniques.py [--calibration 16] [--evaluation 32] [--only cls,orientation]
+and print, for each, the SQNR in dB (10 log10(sum f^2 / sum (q - f)^2), all
+evaluation samples pooled; higher is better) of the quantized model's (first)
+output against the float model's on evaluation samples drawn with another
+seed, and the seconds each quantization took. The outputs of cls and
+orientation are saturating softmaxes: their SQNR is dominated by the few
+samples whose decision is close, so differences below ~1 dB on 32 samples are
+noise (more --evaluation samples narrow it).
+
+    python bench/bench_accuracy_techniques.py [--calibration 16] [--evaluation 32] [--only cls,det,rec,orientation]
+        [--det-size 320] [--columns int8,+bc,...]
 """
 
 from __future__ import annotations
@@ -28,57 +39,68 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibration", type=int, default=16, help="calibration samples (seed 1)")
     parser.add_argument("--evaluation", type=int, default=32, help="evaluation samples (seed 2)")
-    parser.add_argument("--only", default="cls,orientation", help="comma-separated model names (cls, det, rec, orientation)")
+    parser.add_argument("--only", default="cls,orientation,rec,det", help="comma-separated model names (cls, det, rec, orientation)")
+    parser.add_argument("--det-size", type=int, default=320, help="det's input height and width (default 320, as test/models.py)")
+    parser.add_argument("--columns", default="", help="comma-separated column names (default: all)")
     args = parser.parse_args()
 
     import numpy as np
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
-    from afe.apis.defines import MinMaxMethod, default_quantization, quantization_scheme
-    from afe.apis.loaded_net import load_model
-    from afe.load.importers.general_importer import onnx_source
-    from models import REAL_MODELS, real_inputs
+    from afe.apis.defines import BiasCorrectionType, default_quantization, quantization_scheme
+    from afe.core.quantize_pipeline import quantize_float_module
+    from models import REAL_MODELS, load_real_net, nhwc_samples
+    from runtime.interpreter import Interpreter
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's notes on nodes left in float
-    int8 = default_quantization.with_calibration(MinMaxMethod())
+    int8 = default_quantization
+    iterative = BiasCorrectionType.ITERATIVE
     per_tensor = int8.with_weight_quantization(quantization_scheme(False, False))
     configs = {
-        "int8": int8,
+        "int8 (per-ch)": int8,
+        "+bc": int8.with_bias_correction(True),
+        "+bc iter": int8.with_bias_correction(iterative),
         "+cle": int8.with_channel_equalization(),
         "+smoothquant": int8.with_smooth_quant(),
         "per-tensor": per_tensor,
-        "per-tensor+cle": per_tensor.with_channel_equalization(),
+        "pt+cle": per_tensor.with_channel_equalization(),
+        "pt+bc iter": per_tensor.with_bias_correction(iterative),
+        "pt+cle+bc iter": per_tensor.with_channel_equalization().with_bias_correction(iterative),
     }
+    if args.columns:
+        configs = {name: configs[name] for name in args.columns.split(",")}
 
     def sqnr_db(reference: list, approximation: list) -> float:
         signal = sum(float(np.sum(r.astype(np.float64) ** 2)) for r in reference)
         noise = sum(float(np.sum((r.astype(np.float64) - a) ** 2)) for r, a in zip(reference, approximation))
         return float("inf") if noise == 0 else 10 * np.log10(signal / noise)
 
-    print(f"SQNR vs fp32 in dB (output: all evaluation samples pooled); min/max calibration, "
-          f"{args.calibration} calibration / {args.evaluation} evaluation samples")
-    print(f"{'model':<12} {'output':<7} " + " ".join(f"{name:>15}" for name in configs) + f" {'quantize s (each)':>18}")
+    print(
+        f"SQNR vs fp32 in dB (all evaluation samples pooled); default calibration (histogram MSE, 2048 bins); "
+        f"{args.calibration} calibration / {args.evaluation} evaluation samples"
+    )
+    header = f"{'model':<12} {'':<8} " + " ".join(f"{name:>14}" for name in configs)
+    print(header)
     for name in [n for n in args.only.split(",") if n]:
         spec = REAL_MODELS[name]
         if spec.path is None:
             print(f"{name:<12} {spec.package} is not installed (pip install -e '.[test]')")
             continue
-        net = load_model(onnx_source(str(spec.path), {spec.input_name: spec.shape}))
-        nhwc = lambda images: [{spec.input_name: np.ascontiguousarray(x.transpose(0, 2, 3, 1))} for x in images]  # noqa: E731
-        calibration = nhwc(real_inputs(name, args.calibration, seed=1))
-        evaluation = nhwc(real_inputs(name, args.evaluation, seed=2))
-        reference = [net.execute(sample) for sample in evaluation]
-        outputs = len(reference[0])
-        results, seconds = {}, []
-        for label, config in configs.items():
+        shape = (1, 3, args.det_size, args.det_size) if name == "det" else spec.shape
+        net = load_real_net(name, shape)
+        calibration = nhwc_samples(name, args.calibration, seed=1, shape=shape)
+        evaluation = nhwc_samples(name, args.evaluation, seed=2, shape=shape)
+        results, seconds = [], []
+        reference = [net.execute(sample)[0] for sample in evaluation]
+        for config in configs.values():
             start = time.perf_counter()
-            model = net.quantize(calibration, config)
+            modules = quantize_float_module(net.module, calibration, config, progress=False)
             seconds.append(time.perf_counter() - start)
-            quantized = [model.execute(sample) for sample in evaluation]
-            results[label] = [sqnr_db([r[i] for r in reference], [q[i] for q in quantized]) for i in range(outputs)]
-        timing = "/".join(f"{s:.0f}" for s in seconds)
-        for index in range(outputs):
-            print(f"{name:<12} {index:<7} " + " ".join(f"{results[label][index]:>15.2f}" for label in configs) + f" {timing:>18}")
+            interpreter = Interpreter(modules.quantized)
+            results.append(sqnr_db(reference, [interpreter.run(sample)[0] for sample in evaluation]))
+        label = f"{name}" + (f" {args.det_size}" if name == "det" else "")
+        print(f"{label:<12} {'SQNR dB':<8} " + " ".join(f"{v:>14.2f}" for v in results), flush=True)
+        print(f"{label:<12} {'quant s':<8} " + " ".join(f"{s:>14.0f}" for s in seconds), flush=True)
     return 0
 
 

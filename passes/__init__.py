@@ -34,7 +34,10 @@ _REGISTRY: dict[str, Callable[[], type[ModulePass]]] = {
     "name-nodes": _lazy("name_nodes", "NameNodesPass"),
     "insert-observers": _lazy("insert_observers", "InsertObserversPass"),
     "select-scales": _lazy("select_scales", "SelectScalesPass"),
+    "node-precisions": _lazy("quantize_precision", "NodePrecisionsPass"),
     "quantize": _lazy("quantize", "QuantizePass"),
+    "quantize-bfloat16": _lazy("quantize_bfloat16", "QuantizeBFloat16Pass"),
+    "bias-correction": _lazy("bias_correction", "BiasCorrectionPass"),
 }
 
 

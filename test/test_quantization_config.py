@@ -118,12 +118,11 @@ def test_seed_003_examples_run_as_written():
     int32_last = default_quantization.with_custom_quantization_configs({"MLA_1/conv2d_add_84": {"output_int32": True}})
     assert int32_last.custom_quantization_configs["MLA_1/conv2d_add_84"]["output_int32"] is True
 
-    # Seed 003's combined example enables bias correction, whose pass is not there yet:
-    # it must fail loudly rather than be ignored.
-    with pytest.raises(UserFacingException, match="bias correction is not supported yet"):
-        default_quantization.with_activation_quantization(
-            quantization_scheme(asymmetric=True, per_channel=False, bits=16)
-        ).with_requantization_mode(RequantizationMode.tflite).with_bias_correction(True)
+    # Seed 003's combined example enables (regular) bias correction.
+    combined = default_quantization.with_activation_quantization(
+        quantization_scheme(asymmetric=True, per_channel=False, bits=16)
+    ).with_requantization_mode(RequantizationMode.tflite).with_bias_correction(True)
+    assert combined.biascorr_type is BiasCorrectionType.REGULAR
 
 
 @pytest.mark.parametrize("bits", [4, 7, 32, True, "8"])
@@ -150,10 +149,14 @@ def test_unsupported_combinations_fail_when_created():
         default_quantization.with_activation_quantization("int8")
 
 
-def test_not_yet_supported_passes_fail_loudly():
-    for enable in (True, BiasCorrectionType.REGULAR, BiasCorrectionType.ITERATIVE):
-        with pytest.raises(UserFacingException, match="not supported yet"):
-            default_quantization.with_bias_correction(enable)
+def test_bias_correction_option():
+    # its pass and data step run in LoadedNet.quantize (test_bias_correction.py)
+    assert default_quantization.biascorr_type is BiasCorrectionType.NONE
+    assert default_quantization.with_bias_correction().biascorr_type is BiasCorrectionType.REGULAR
+    assert default_quantization.with_bias_correction(False).biascorr_type is BiasCorrectionType.NONE
+    assert default_quantization.with_bias_correction("iterative").biascorr_type is BiasCorrectionType.ITERATIVE
+    with pytest.raises(UserFacingException, match="biascorr_type: must be one of"):
+        default_quantization.with_bias_correction("sometimes")
 
 
 def test_equalization_and_smooth_quant_are_options():

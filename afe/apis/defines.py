@@ -286,9 +286,6 @@ def _coerce_enum(option: str, enum_type: type[enum.Enum], value: Any) -> enum.En
         raise _config_error(option, f"must be one of {allowed}, got {value!r}") from None
 
 
-# Options whose passes are not implemented yet: enabling one must fail loudly, never be ignored.
-_NOT_SUPPORTED_YET = "is not supported yet; leave it disabled"
-
 
 @dataclasses.dataclass(frozen=True)
 class QuantizationParams:
@@ -350,8 +347,6 @@ class QuantizationParams:
         set_field("biascorr_type", _coerce_enum("biascorr_type", BiasCorrectionType, self.biascorr_type))
         _require_bool("channel_equalization", self.channel_equalization)
         _require_bool("smooth_quant", self.smooth_quant)
-        if self.biascorr_type is not BiasCorrectionType.NONE:
-            raise _config_error("bias correction", f"{self.biascorr_type.value} bias correction {_NOT_SUPPORTED_YET}")
 
     @staticmethod
     def _check_activation_scheme(scheme: Any) -> None:

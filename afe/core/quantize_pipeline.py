@@ -6,9 +6,16 @@
       -> channel-equalization (pass)              if config.channel_equalization, on a copy: the
                                                   float reference stays the original float model
       -> calibrate_module                         observers, calibration data, scales (and
-                                                  smooth-quant between two readings of the data)
+                                                  smooth-quant between two readings of the data);
+                                                  skipped for bfloat16 activations (no scales)
+                                                  unless smooth-quant needs the statistics
       -> quantize_module                          MLA ops -> integer ops (passes/quantize.py), per-node
                                                   int16 / int8 widths and int32 outputs included
+      -> bias_corrected_module                    if config.biascorr_type is not NONE: per-channel
+                                                  output errors measured on the first calibration
+                                                  samples (runtime/bias_correction.py, kept while
+                                                  calibration reads them), folded into the int32
+                                                  biases (passes/bias_correction.py)
 
 `quantize_float_module` runs it; `arm_only_module` is the `arm_only=True`
 variant: nothing calibrated or quantized, every op on the APU, in float.
@@ -41,10 +48,12 @@ from afe.apis.defines import QuantizationParams
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.core.calibration_pipeline import calibrate_module
 from afe.core.configs import QuantizationPrecision
+from afe.ir.defines import BiasCorrectionType
 from passes.channel_equalization import ChannelEqualizationPass
 from passes.name_nodes import functions_of, named_ops
 from passes.partition import MLA, PartitionError, partition_and_name
 from passes.quantize import quantize_module
+from runtime.bias_correction import bias_corrected_module, recorder_for
 from sima_dialect import ops
 from sima_dialect.calibration_ops import ObserveOp
 from sima_dialect.context import sima_context
@@ -208,6 +217,17 @@ def quantize_float_module(
     float_reference = partitioned_float_module(module, config.node_names)
     resolved = resolve_custom_configs(float_reference, module, config)
     to_calibrate = equalized_module(float_reference) if resolved.channel_equalization else float_reference
-    calibrated = calibrate_module(to_calibrate, calibration_data, resolved, progress=progress)
+    correcting = resolved.biascorr_type is not BiasCorrectionType.NONE
+    bfloat16 = resolved.activation_quantization_scheme.bf16
+    if bfloat16 and correcting:
+        raise _error("biascorr_type: bias correction corrects integer quantization; bfloat16_scheme() activations have none to correct")
+    recorder = recorder_for(calibration_data) if correcting else None
+    if bfloat16 and not resolved.smooth_quant:
+        calibrated = to_calibrate  # bfloat16 needs no scales: the data is not read
+    else:
+        calibrated = calibrate_module(to_calibrate, recorder or calibration_data, resolved, progress=progress)
     quantized = quantize_module(calibrated, resolved)
+    if recorder is not None:
+        # against the float module the layers were quantized from (equalized / smoothed)
+        quantized = bias_corrected_module(quantized, calibrated, recorder.samples, resolved.biascorr_type, progress=progress)
     return QuantizedModules(quantized=quantized, float_reference=float_reference, config=resolved)

@@ -1,0 +1,394 @@
+"""The data step of bias correction (Nagel et al. 2019, section 4.2): measure,
+for every quantized convolution / dense layer, the expected error of its
+output per output channel, and record it for `passes/bias_correction.py`.
+
+    corrected = bias_corrected_module(quantized, float_module, samples, BiasCorrectionType.REGULAR)
+
+What is measured. For a layer with float weights W, b and integer ones, per
+output channel c, over every sample and every output position,
+
+    e_c = E[pre_float_c] - E[pre_quant_c]
+
+where pre_float = W x + b is the float layer's output before its activation
+(a fused relu / clamp would hide the error of the clipped values), and
+pre_quant the quantized layer's accumulator A in real units,
+(A - z_out 2**shift) * step_out 2**-shift in sima mode (step_out M 2**-shift
+in tflite mode; `passes.bias_correction.accumulator_unit`): what the layer
+computes before requantization, with the input quantized as the layer reads
+it. Adding e_c to the bias makes the two expectations equal. Requantization
+rounds to nearest, so it adds no bias of its own.
+
+- REGULAR: the input of both is the float network's activation (`x` quantized
+  to the layer's input type for pre_quant): the error of the layer alone,
+  from its quantized weights and its quantized input.
+- ITERATIVE: pre_float as above, but pre_quant is computed from the input
+  the quantized network itself produces, with every earlier layer already
+  corrected: the quantized network runs layer by layer over all the samples
+  at once, each layer's correction being measured and applied before the
+  layers after it run. It also corrects the error accumulated upstream.
+
+Layers: every `sima.qconv2d` / `sima.qdense` whose float counterpart (the op
+of the same node name in the float module it was quantized from: a
+`sima.conv2d` / `sima.dense`) has readable constant weights. A matmul with a
+constant operand is imported as a dense, so it is covered; `sima.qmatmul`
+(two activations) has no bias.
+
+Data. The calibration data is read once by calibration; bias correction
+needs it again. `SampleRecorder` wraps the calibration data and keeps the
+first `BIAS_CORRECTION_SAMPLES` samples of the (last) calibration reading,
+so a one-shot generator works and memory stays bounded; bias correction then
+uses those samples (regular: streamed one at a time through the float
+network; iterative: the quantized network's activations of all of them are
+held at once, layer by layer, which is why the count is bounded).
+
+The float module must be the one the quantized module was quantized from
+(after channel equalization or SmoothQuant, if any): the measurement compares
+a layer with its own float weights.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+from xdsl.dialects.builtin import IntegerType, ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.traits import Pure
+
+from afe.ir.defines import BiasCorrectionType
+from passes.bias_correction import (
+    CORRECTED_OPS,
+    BiasCorrectionPass,
+    accumulator_offset,
+    accumulator_unit,
+    corrected_bias,
+    record_correction,
+)
+from passes.patterns import builders
+from runtime.calibration_data import iterate_calibration_samples
+from runtime.error_analysis import tapped_interpreter
+from runtime.integer_arithmetic import ArithFoldedRequantization, quantize
+from runtime.interpreter import Interpreter, find_function
+from runtime.kernels import KERNELS
+from sima_dialect import ops
+from sima_dialect.context import sima_context
+from sima_dialect.quantized_ops import QConv2DOp, QDenseOp, QuantizedGemmOp
+from sima_dialect.types import QuantizedType
+
+BIAS_CORRECTION_SAMPLES = 32
+"""How many calibration samples bias correction uses at most (the first ones)."""
+
+
+class SampleRecorder:
+    """Passes calibration data through, keeping the first `limit` samples of
+    the last reading (`samples`). A one-shot iterator stays one-shot (the
+    recorder is then an iterator itself), so a step that must read the data
+    twice can still tell."""
+
+    def __init__(self, data: Iterable[Mapping[str, Any]], limit: int = BIAS_CORRECTION_SAMPLES):
+        self.data, self.limit = data, limit
+        self.samples: list[Mapping[str, Any]] = []
+        try:
+            self.one_shot = iter(data) is data
+        except TypeError:
+            self.one_shot = False
+        self._reading: Iterator[Mapping[str, Any]] | None = None
+
+    def __length_hint__(self) -> int:
+        return operator.length_hint(self.data, 0)
+
+    def _read(self) -> Iterator[Mapping[str, Any]]:
+        self.samples = []
+        for sample in self.data:
+            if len(self.samples) < self.limit:
+                self.samples.append(sample)
+            yield sample
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        if not self.one_shot:
+            return self._read()
+        return self
+
+    def __next__(self) -> Mapping[str, Any]:
+        if self._reading is None:
+            self._reading = self._read()
+        return next(self._reading)
+
+
+def recorder_for(data: Any, limit: int = BIAS_CORRECTION_SAMPLES) -> SampleRecorder | None:
+    """A recorder for `data`, or None when `data` is not a sequence of samples
+    at all (a single dict, a non-iterable: the calibration step reports it)."""
+    if isinstance(data, Mapping):
+        return None
+    try:
+        iter(data)
+    except TypeError:
+        return None
+    return SampleRecorder(data, limit)
+
+
+# -- the layers -------------------------------------------------------------------------
+
+
+def _detached_kernel(op: Operation):
+    """The runtime kernel of `op`, an op built only for it (then erased)."""
+    try:
+        return KERNELS[type(op)](op)
+    finally:
+        op.erase()
+
+
+def _float_pre_activation_kernel(float_op: ops.Conv2DOp | ops.DenseOp):
+    """The float layer's kernel without its fused activation."""
+    clone = float_op.clone()
+    clone.properties.pop("act_min", None)
+    clone.properties.pop("act_max", None)
+    return _detached_kernel(clone)
+
+
+def _accumulator_kernel(op: QuantizedGemmOp):
+    """A kernel giving the accumulator A = P + B of `op` (int32): the op with a
+    shift-0 sima requantization to int32 and no relu."""
+    output = op.output.type.element_type
+    assert isinstance(output, QuantizedType)
+    as_int32 = QuantizedType(IntegerType(32), output.scale_value, 0)
+    identity = ArithFoldedRequantization(np.zeros(1, dtype=np.int64))
+    shift = op.intrinsic_shift_values()
+    if isinstance(op, QConv2DOp):
+        variant = QConv2DOp(
+            op.input, op.weight, op.bias, identity, shift, as_int32,
+            strides=op.strides.get_values(), pads=op.pads.get_values(),
+            dilations=op.dilations.get_values(), groups=op.groups.value.data,
+        )  # fmt: skip
+    else:
+        variant = QDenseOp(op.input, op.weight, op.bias, identity, shift, as_int32)
+    return _detached_kernel(variant)
+
+
+def _constant(value: SSAValue | None) -> np.ndarray | None:
+    if value is None or not isinstance(value.owner, ops.ConstantOp):
+        return None
+    return builders.constant_array(value.owner)
+
+
+def _channel_sums(values: np.ndarray) -> np.ndarray:
+    return values.reshape(-1, values.shape[-1]).sum(axis=0, dtype=np.float64)
+
+
+@dataclass(eq=False)
+class _Layer:
+    """One quantized conv / dense and what measuring its error needs."""
+
+    op: QuantizedGemmOp
+    float_input: SSAValue  # the float layer's input, in the float module
+    float_kernel: Any
+    float_operands: list[np.ndarray | None]  # weight, bias
+    accumulator_kernel: Any
+    unit: np.ndarray
+    offset: np.ndarray
+    float_sum: np.ndarray
+    count: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.op.node_name
+
+    def add_float(self, x: np.ndarray) -> None:
+        """Add one sample's float pre-activation output (from the float input `x`)."""
+        pre = self.float_kernel(x, *[a for a in self.float_operands if a is not None])
+        self.float_sum += _channel_sums(pre)
+        self.count += pre.size // pre.shape[-1]
+
+    def quantized_sum(self, x_quantized: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """The channel sums of the quantized pre-activation output (real units) for the integer input."""
+        weight = _constant(self.op.weight)
+        accumulator = self.accumulator_kernel(x_quantized, weight, bias)
+        return (_channel_sums(accumulator) - self.offset * (accumulator.size // accumulator.shape[-1])) * self.unit
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        element = self.op.input.type.element_type
+        return quantize(x, element.scale_value, element.zero_point_value, element.bits)
+
+
+def _layers(quantized: ModuleOp, float_module: ModuleOp) -> list[_Layer]:
+    """The layers to correct, in the quantized function's order."""
+    float_ops = {
+        op.node_name: op
+        for op in find_function(float_module).walk()
+        if isinstance(op, ops.Conv2DOp | ops.DenseOp) and op.node_name
+    }
+    layers = []
+    for op in find_function(quantized).walk():
+        if not isinstance(op, CORRECTED_OPS) or not op.node_name or op.node_name not in float_ops:
+            continue
+        float_op = float_ops[op.node_name]
+        weight, bias = _constant(float_op.weight), _constant(float_op.bias)
+        if weight is None or (float_op.bias is not None and bias is None):
+            continue
+        if _constant(op.weight) is None or _constant(op.bias) is None:
+            continue
+        channels = weight.shape[-1]
+        layers.append(
+            _Layer(
+                op=op,
+                float_input=float_op.input,
+                float_kernel=_float_pre_activation_kernel(float_op),
+                float_operands=[weight, bias],
+                accumulator_kernel=_accumulator_kernel(op),
+                unit=accumulator_unit(op),
+                offset=accumulator_offset(op).astype(np.float64),
+                float_sum=np.zeros(channels),
+            )
+        )
+    return layers
+
+
+# -- measuring --------------------------------------------------------------------------
+
+
+def _float_pass(
+    float_module: ModuleOp,
+    layers: list[_Layer],
+    samples: Iterable[Mapping[str, Any]],
+    regular: bool,
+    progress: bool | None,
+    progress_file: TextIO | None,
+) -> tuple[list[dict[str, np.ndarray]], dict[_Layer, np.ndarray]]:
+    """Stream the samples through the float module: every layer's float sums,
+    and with `regular` its quantized sums on the float inputs. Returns the
+    checked samples and the quantized sums."""
+    interpreter, offset = tapped_interpreter(float_module, [layer.float_input for layer in layers])
+    specs = dict(zip(interpreter.input_names, interpreter.input_types))
+    quantized_sums = {layer: np.zeros_like(layer.float_sum) for layer in layers}
+    checked = []
+    for sample in iterate_calibration_samples(
+        samples, specs, what="bias correction", progress=progress, progress_file=progress_file
+    ):
+        checked.append(sample)
+        taps = interpreter.run(sample)[offset:]
+        with np.errstate(all="ignore"):
+            for layer, x in zip(layers, taps):
+                layer.add_float(x)
+                if regular:
+                    bias = _constant(layer.op.bias)
+                    quantized_sums[layer] += layer.quantized_sum(layer.quantize_input(x), bias)
+    return checked, quantized_sums
+
+
+def _correction(layer: _Layer, quantized_sum: np.ndarray) -> np.ndarray:
+    return (layer.float_sum - quantized_sum) / max(layer.count, 1)
+
+
+def run_layer_by_layer(
+    quantized: ModuleOp, samples: Sequence[Mapping[str, Any]], layers: list[_Layer]
+) -> tuple[dict[_Layer, np.ndarray], list[list[np.ndarray]]]:
+    """Run the quantized function op by op over all `samples` at once; before each
+    layer runs, measure its error on the inputs the (corrected) prefix produced,
+    and run it with its corrected bias. Returns each layer's correction and
+    each sample's outputs (those of the corrected network)."""
+    function = find_function(quantized)
+    names = Interpreter(quantized).input_names
+    by_op = {layer.op: layer for layer in layers}
+    body = list(function.body.block.ops)
+    last_use: dict[SSAValue, int] = {}
+    for index, op in enumerate(body):
+        for operand in op.operands:
+            last_use[operand] = index
+    constants: dict[SSAValue, np.ndarray] = {}
+    values: dict[SSAValue, list[np.ndarray]] = {
+        argument: [np.asarray(sample[name]) for sample in samples] for argument, name in zip(function.args, names)
+    }
+    corrections: dict[_Layer, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for index, op in enumerate(body[:-1]):
+            kernel = KERNELS[type(op)](op)
+            if op.has_trait(Pure) and all(operand in constants for operand in op.operands):
+                produced = kernel(*[constants[operand] for operand in op.operands])
+                for result, value in zip(op.results, produced if len(op.results) > 1 else [produced]):
+                    constants[result] = np.asarray(value)
+                continue
+            layer = by_op.get(op)
+            if layer is not None:
+                inputs = values[op.input]
+                quantized_sum = sum(layer.quantized_sum(x, constants[op.bias]) for x in inputs)
+                corrections[layer] = _correction(layer, quantized_sum)
+                constants[op.bias] = corrected_bias(op, corrections[layer])[0]
+            per_sample = [
+                kernel(*[constants[v] if v in constants else values[v][i] for v in op.operands]) for i in range(len(samples))
+            ]
+            for position, result in enumerate(op.results):
+                values[result] = [np.asarray(p if len(op.results) == 1 else p[position]) for p in per_sample]
+            for operand in op.operands:
+                if last_use.get(operand) == index:
+                    values.pop(operand, None)
+    returned = body[-1].operands
+    outputs = [[constants[v] if v in constants else values[v][i] for v in returned] for i in range(len(samples))]
+    return corrections, outputs
+
+
+def bias_corrected_module(
+    quantized: ModuleOp,
+    float_module: ModuleOp,
+    samples: Iterable[Mapping[str, Any]],
+    kind: BiasCorrectionType,
+    *,
+    progress: bool | None = None,
+    progress_file: TextIO | None = None,
+) -> ModuleOp:
+    """A copy of `quantized` with the biases of its conv / dense layers corrected
+    (`kind` REGULAR or ITERATIVE) on `samples` ({input name: array}, read once),
+    against `float_module`, the float module it was quantized from (same node names)."""
+    if kind is BiasCorrectionType.NONE:
+        return quantized
+    corrected = quantized.clone()
+    for op, correction in _measure(corrected, float_module, samples, kind, progress, progress_file).items():
+        record_correction(op, correction)
+    BiasCorrectionPass().apply(sima_context(), corrected)
+    return corrected
+
+
+def measure_bias_corrections(
+    quantized: ModuleOp,
+    float_module: ModuleOp,
+    samples: Iterable[Mapping[str, Any]],
+    kind: BiasCorrectionType,
+    *,
+    progress: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Node name -> the correction (real units, one per output channel) that
+    `kind` bias correction would add to that layer of `quantized`, measured on
+    `samples`; `quantized` itself is not changed."""
+    measured = _measure(quantized.clone(), float_module, samples, kind, progress, None)
+    return {op.node_name: correction for op, correction in measured.items()}
+
+
+def _measure(
+    quantized: ModuleOp,
+    float_module: ModuleOp,
+    samples: Iterable[Mapping[str, Any]],
+    kind: BiasCorrectionType,
+    progress: bool | None,
+    progress_file: TextIO | None,
+) -> dict[QuantizedGemmOp, np.ndarray]:
+    layers = _layers(quantized, float_module)
+    if not layers:
+        return {}
+    regular = kind is BiasCorrectionType.REGULAR
+    checked, quantized_sums = _float_pass(float_module, layers, samples, regular, progress, progress_file)
+    if regular:
+        return {layer.op: _correction(layer, quantized_sums[layer]) for layer in layers}
+    corrections, _ = run_layer_by_layer(quantized, checked, layers)
+    return {layer.op: correction for layer, correction in corrections.items()}
+
+
+__all__ = [
+    "BIAS_CORRECTION_SAMPLES",
+    "SampleRecorder",
+    "bias_corrected_module",
+    "measure_bias_corrections",
+    "recorder_for",
+    "run_layer_by_layer",
+]
