@@ -43,7 +43,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
-from afe.ir.quantization_conv import _worst_case_accumulator
+from afe.ir.quantization_conv import worst_case_accumulator
 from passes.channel_scaling import describe
 from passes.patterns import builders
 from runtime.integer_arithmetic import (
@@ -100,7 +100,7 @@ def _integer_arrays(op: QuantizedGemmOp) -> tuple[np.ndarray, np.ndarray] | None
 def _bias_bound(op: QuantizedGemmOp, weight: np.ndarray) -> np.ndarray:
     """The largest |B[c]| with which |P| + |B| fits int32 for every input (int64 [C]):
     |P| <= ceil(sum_k |w[k, c]| * 2**(bits - 1) / 2**h[c]), the planner's bound
-    (`_worst_case_accumulator`, which re-checks the result)."""
+    (`worst_case_accumulator`, which re-checks the result)."""
     input_bits = op.input.type.element_type.bits
     weight_sum = np.abs(weight.reshape(-1, weight.shape[-1]).astype(np.int64)).sum(axis=0)
     intrinsic_shift = np.broadcast_to(op.intrinsic_shift_values(), weight_sum.shape)
@@ -132,7 +132,7 @@ def corrected_bias(op: QuantizedGemmOp, correction: np.ndarray) -> tuple[np.ndar
     limited = new != wanted
     input_bits = op.input.type.element_type.bits
     intrinsic_shift = np.broadcast_to(op.intrinsic_shift_values(), new.shape)
-    check_accumulator(_worst_case_accumulator(weight, new, input_bits, intrinsic_shift), "corrected worst-case accumulator")
+    check_accumulator(worst_case_accumulator(weight, new, input_bits, intrinsic_shift), "corrected worst-case accumulator")
     return new.astype(np.int32), limited
 
 

@@ -141,14 +141,15 @@ def plan_gemm(rewrite: OpRewrite, op: ops.Conv2DOp | ops.DenseOp, input_type: Qu
     )
 
 
-def _constants(rewrite: OpRewrite, op: ops.Conv2DOp | ops.DenseOp, plan: GemmPlan) -> tuple[SSAValue, SSAValue]:
+def quantized_constants(rewrite: OpRewrite, op: ops.Conv2DOp | ops.DenseOp, plan: GemmPlan) -> tuple[SSAValue, SSAValue]:
+    """The planned integer weight and bias as constants named after the float ones."""
     base = rewrite.node or "gemm"
     weight = weight_name(op.weight, f"{base}.weight")
     bias = weight_name(op.bias, f"{base}.bias") if op.bias is not None else f"{weight}.bias"
     return rewrite.constant(f"{weight}.q", plan.weight), rewrite.constant(f"{bias}.q", plan.bias)
 
 
-def _clamped(rewrite: OpRewrite, value: SSAValue, bounds: tuple[float, float]) -> SSAValue:
+def clamped_by_table(rewrite: OpRewrite, value: SSAValue, bounds: tuple[float, float]) -> SSAValue:
     """`value` clamped to `bounds` by a lookup table on its own quantization."""
     element = element_of(value)
     low, high = bounds
@@ -172,7 +173,7 @@ def quantize_conv2d(rewrite: OpRewrite) -> list[SSAValue]:
     assert isinstance(op, ops.Conv2DOp)
     x = rewrite.operand(op.input)
     plan = plan_gemm(rewrite, op, element_of(x))
-    weight, bias = _constants(rewrite, op, plan)
+    weight, bias = quantized_constants(rewrite, op, plan)
     conv = QConv2DOp(
         x,
         weight,
@@ -188,7 +189,7 @@ def quantize_conv2d(rewrite: OpRewrite) -> list[SSAValue]:
     )
     rewrite.add_main(conv)
     result = conv.output
-    return [result if plan.clamp_after is None else _clamped(rewrite, result, plan.clamp_after)]
+    return [result if plan.clamp_after is None else clamped_by_table(rewrite, result, plan.clamp_after)]
 
 
 def quantize_dense(rewrite: OpRewrite) -> list[SSAValue]:
@@ -196,8 +197,8 @@ def quantize_dense(rewrite: OpRewrite) -> list[SSAValue]:
     assert isinstance(op, ops.DenseOp)
     x = rewrite.operand(op.input)
     plan = plan_gemm(rewrite, op, element_of(x))
-    weight, bias = _constants(rewrite, op, plan)
+    weight, bias = quantized_constants(rewrite, op, plan)
     dense = QDenseOp(x, weight, bias, plan.requantization, plan.intrinsic_shift, plan.output, relu=plan.relu)
     rewrite.add_main(dense)
     result = dense.output
-    return [result if plan.clamp_after is None else _clamped(rewrite, result, plan.clamp_after)]
+    return [result if plan.clamp_after is None else clamped_by_table(rewrite, result, plan.clamp_after)]

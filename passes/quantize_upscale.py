@@ -30,7 +30,7 @@ def quantize_conv2d_transpose(rewrite: OpRewrite) -> list[SSAValue]:
         raise Fallback(f"a grouped transposed convolution (groups = {op.groups.value.data}) has no integer form yet")
     x = rewrite.operand(op.input)
     plan = gemm.plan_gemm(rewrite, op, element_of(x))
-    weight, bias = gemm._constants(rewrite, op, plan)
+    weight, bias = gemm.quantized_constants(rewrite, op, plan)
     conv = QConv2DTransposeOp(
         x,
         weight,
@@ -46,7 +46,7 @@ def quantize_conv2d_transpose(rewrite: OpRewrite) -> list[SSAValue]:
     )
     rewrite.add_main(conv)
     result = conv.output
-    return [result if plan.clamp_after is None else gemm._clamped(rewrite, result, plan.clamp_after)]
+    return [result if plan.clamp_after is None else gemm.clamped_by_table(rewrite, result, plan.clamp_after)]
 
 
 def quantize_resize(rewrite: OpRewrite) -> list[SSAValue]:

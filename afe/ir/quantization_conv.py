@@ -697,7 +697,7 @@ def try_adjust_plan_product_value(
         _try_reduce_product(backtracking_parameters, over, bits, use_int15)
 
 
-def _worst_case_accumulator(
+def worst_case_accumulator(
     q_weight: np.ndarray, q_bias: np.ndarray, input_bits: int, intrinsic_shift: np.ndarray
 ) -> np.ndarray:
     """Largest magnitude, over every input of the given width, of any int32
@@ -722,7 +722,7 @@ def try_adjust_accumulator_range(
     products are bounded by the same sum); otherwise reduce the product and _Retry."""
     input_bits = 16 if use_int15 else 8
     h = backtracking_parameters.intrinsic_shift(use_int15)
-    worst = _worst_case_accumulator(q_weight, q_bias, input_bits, np.broadcast_to(h, q_bias.shape))
+    worst = worst_case_accumulator(q_weight, q_bias, input_bits, np.broadcast_to(h, q_bias.shape))
     over = worst > ACCUMULATOR_MAX
     if np.any(over):
         bits = np.ceil(np.log2(np.where(over, worst, 1) / ACCUMULATOR_MAX)).astype(np.int64)
@@ -945,7 +945,7 @@ def quantize_convolution_parameters(
         )
         try_adjust_accumulator_range(bt, q_weight, q_bias, use_int15)
         # The invariant the MLA model relies on, checked on the final constants.
-        worst = _worst_case_accumulator(q_weight, q_bias, expected_input_bits, np.broadcast_to(h, (n_channels,)))
+        worst = worst_case_accumulator(q_weight, q_bias, expected_input_bits, np.broadcast_to(h, (n_channels,)))
         check_accumulator(worst, "worst-case accumulator")
         kept_bits = WEIGHT_BITS - 1 - bt.weight_adjustment
         narrowed = (kept_bits > 0) & (kept_bits < _WEIGHT_BITS_WARNING)
