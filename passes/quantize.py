@@ -88,21 +88,7 @@ __all__ = ["QuantizePass", "QuantizeError", "QuantizeReport", "quantize_module",
 
 Rewriter = Callable[[OpRewrite], list[SSAValue]]
 
-_LOOKUP_TABLE_OPS = (
-    ops.SigmoidOp,
-    ops.HardSigmoidOp,
-    ops.HardSwishOp,
-    ops.SiluOp,
-    ops.TanhOp,
-    ops.GeluOp,
-    ops.LeakyReluOp,
-    ops.ExpOp,
-    ops.ErfOp,
-    ops.AbsOp,
-    ops.NegOp,
-    ops.ReluOp,
-    ops.ClipOp,
-)
+_LOOKUP_TABLE_OPS = elementwise.UNARY_FUNCTION_OPS
 
 REWRITERS: dict[type[ops.SimaOp], Rewriter] = {
     ops.Conv2DOp: gemm.quantize_conv2d,

@@ -42,6 +42,7 @@ from afe.ir.attributes import ConvAddActivationAttrs
 from afe.ir.defines import NodeReporter
 from afe.ir.quantization_conv import get_bfloat16_with_int_weights_quant_params
 from passes.name_nodes import functions_of
+from passes.quantize_elementwise import UNARY_FUNCTION_OPS
 from passes.quantize_movement import RETYPED_OPS, passes_quantization_through
 from passes.quantize_values import APU_TARGET, MLA_TARGET, Fallback, constant_array, is_float_tensor, weight_name
 from runtime.bfloat16 import lookup_table_bfloat16, round_to_bfloat16
@@ -59,21 +60,7 @@ from sima_dialect.bfloat16_ops import (
 
 __all__ = ["QuantizeBFloat16Pass", "BFloat16Report", "quantize_bfloat16_functions", "bfloat16_module_with_report"]
 
-LOOKUP_TABLE_OPS = (
-    ops.SigmoidOp,
-    ops.HardSigmoidOp,
-    ops.HardSwishOp,
-    ops.SiluOp,
-    ops.TanhOp,
-    ops.GeluOp,
-    ops.LeakyReluOp,
-    ops.ExpOp,
-    ops.ErfOp,
-    ops.AbsOp,
-    ops.NegOp,
-    ops.ReluOp,
-    ops.ClipOp,
-)
+LOOKUP_TABLE_OPS = UNARY_FUNCTION_OPS
 """Unary ops computed as a bf16 table of their float function (the runtime's float kernel)."""
 
 _BINARY = {ops.AddOp: "add", ops.SubOp: "sub", ops.MulOp: "mul"}

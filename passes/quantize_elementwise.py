@@ -28,6 +28,24 @@ from sima_dialect.types import QuantizedType
 
 _BINARY = {ops.AddOp: QAddOp, ops.SubOp: QSubOp, ops.MulOp: QMulOp}
 
+UNARY_FUNCTION_OPS = (
+    ops.SigmoidOp,
+    ops.HardSigmoidOp,
+    ops.HardSwishOp,
+    ops.SiluOp,
+    ops.TanhOp,
+    ops.GeluOp,
+    ops.LeakyReluOp,
+    ops.ExpOp,
+    ops.ErfOp,
+    ops.AbsOp,
+    ops.NegOp,
+    ops.ReluOp,
+    ops.ClipOp,
+)
+"""Functions of one value with no parameter tensor: a lookup table of the float op
+computes them exactly as the MLA does (the integer `sima.lut`, the bf16 table)."""
+
 
 def _product_fits_int32(a: QuantizedType, b: QuantizedType) -> bool:
     corners = [x * y for x in centered_range(a) for y in centered_range(b)]
