@@ -26,8 +26,9 @@ its own as `onnx_name`.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -183,3 +184,16 @@ def node_rows(module: ModuleOp) -> Iterator[NodeRow]:
     for function in functions_of(module):
         for op in named_ops(function):
             yield NodeRow(op.node_name or "", op.name, op.target_name or "", precision(op))
+
+
+def closest_names_hint(name: str, known: Iterable[str], none: str = "no similar name") -> str:
+    """'closest: ...' with up to three known names like `name` (a typo's likely
+    intent), or `none` when nothing is close."""
+    close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.5)
+    return f"closest: {', '.join(repr(c) for c in close)}" if close else none
+
+
+def unknown_names_message(unknown: Iterable[str], known: Iterable[str], none: str = "no similar name") -> str:
+    """One clause per unknown node name, each with the closest known names."""
+    known = sorted(set(known))
+    return "; ".join(f"no node named '{name}' ({closest_names_hint(name, known, none)})" for name in unknown)

@@ -29,7 +29,6 @@ quantization flow: fuse-activations, partition, name-nodes.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -41,7 +40,7 @@ from xdsl.passes import ModulePass
 
 from passes.fuse_activations import FuseActivationsPass
 from passes.mla_support import mla_support
-from passes.name_nodes import NameNodesPass, functions_of, named_ops, node_names
+from passes.name_nodes import NameNodesPass, functions_of, named_ops, node_names, unknown_names_message
 from sima_dialect import ops
 from sima_dialect.context import sima_context
 from sima_dialect.element_types import is_float_type
@@ -102,13 +101,7 @@ def parse_node_names(text: str) -> list[str]:
 
 
 def _unknown_names_error(unknown: list[str], known: Iterable[str]) -> PartitionError:
-    known = sorted(set(known))
-    problems = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f"closest: {', '.join(repr(c) for c in close)}" if close else "no similar name"
-        problems.append(f"no node named '{name}' ({hint})")
-    return PartitionError(f"partition: unquantized-nodes: {'; '.join(problems)}")
+    return PartitionError(f"partition: unquantized-nodes: {unknown_names_message(unknown, known)}")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ int32-output options) to a copy of the module.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -66,7 +65,7 @@ from passes import quantize_normalization as normalization
 from passes import quantize_prelu as prelu
 from passes import quantize_softmax as softmax
 from passes import quantize_upscale as upscale
-from passes.name_nodes import functions_of
+from passes.name_nodes import closest_names_hint, functions_of
 from passes.partition import parse_node_names
 from passes.quantize_values import (
     APU_TARGET,
@@ -210,8 +209,7 @@ def _check_int32_outputs(module: ModuleOp, names: frozenset[str]) -> None:
         if name in others:
             problems.append(f"'{name}' is a {others[name].name}, not a conv2d or dense")
         else:
-            close = difflib.get_close_matches(name, sorted(gemms), n=3, cutoff=0.5)
-            hint = f"closest: {', '.join(repr(c) for c in close)}" if close else "no similar conv2d / dense"
+            hint = closest_names_hint(name, gemms, "no similar conv2d / dense")
             problems.append(f"no conv2d or dense named '{name}' ({hint})")
     if problems:
         raise QuantizeError(f"quantize: int32-outputs: {'; '.join(problems)}")

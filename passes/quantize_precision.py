@@ -21,7 +21,6 @@ and a warning names both nodes.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from xdsl.passes import ModulePass
 from afe.core.configs import QuantizationPrecision
 from afe.ir.defines import NodeReporter
 from passes.mla_support import supports_bits
+from passes.name_nodes import unknown_names_message
 from passes.partition import parse_node_names
 from passes.quantize_movement import passes_quantization_through
 from passes.quantize_values import MLA_TARGET, QuantizeError, is_float_tensor
@@ -48,12 +48,7 @@ def _ops_by_node(module: ModuleOp) -> dict[str, ops.SimaOp]:
 
 
 def _unknown_nodes_error(unknown: list[str], known: list[str]) -> QuantizeError:
-    problems = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f"closest: {', '.join(repr(c) for c in close)}" if close else "no similar name"
-        problems.append(f"no node named '{name}' ({hint})")
-    return QuantizeError(f"quantize: custom_quantization_configs: {'; '.join(problems)}")
+    return QuantizeError(f"quantize: custom_quantization_configs: {unknown_names_message(unknown, known)}")
 
 
 def _reads(op: ops.SimaOp) -> list[SSAValue]:

@@ -35,7 +35,6 @@ leaves the MLA.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,7 +49,7 @@ from afe.core.calibration_pipeline import calibrate_module
 from afe.core.configs import QuantizationPrecision
 from afe.ir.defines import BiasCorrectionType
 from passes.channel_equalization import ChannelEqualizationPass
-from passes.name_nodes import functions_of, named_ops
+from passes.name_nodes import functions_of, named_ops, unknown_names_message
 from passes.partition import MLA, PartitionError, partition_and_name
 from passes.quantize import quantize_module
 from runtime.bias_correction import bias_corrected_module, recorder_for
@@ -116,13 +115,7 @@ def _ops_by_name(float_reference: ModuleOp, original: ModuleOp, config: Quantiza
 
 
 def _unknown_nodes_error(unknown: list[str], known: Iterable[str]) -> UserFacingException:
-    known = sorted(set(known))
-    problems = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f"closest: {', '.join(repr(c) for c in close)}" if close else "no similar name; see list_nodes()"
-        problems.append(f"no node named '{name}' ({hint})")
-    return _error(f"{CUSTOM_OPTION}: {'; '.join(problems)}")
+    return _error(f"{CUSTOM_OPTION}: {unknown_names_message(unknown, known, 'no similar name; see list_nodes()')}")
 
 
 def _is_mla(op: ops.SimaOp) -> bool:
