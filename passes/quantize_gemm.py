@@ -19,10 +19,11 @@ which is exact on the quantized grid).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 
 from afe.ir.attributes import ObservedDistribution
 from afe.ir.defines import NodeReporter, Quantization
@@ -141,7 +142,7 @@ def plan_gemm(rewrite: OpRewrite, op: ops.Conv2DOp | ops.DenseOp, input_type: Qu
     )
 
 
-def quantized_constants(rewrite: OpRewrite, op: ops.Conv2DOp | ops.DenseOp, plan: GemmPlan) -> tuple[SSAValue, SSAValue]:
+def _quantized_constants(rewrite: OpRewrite, op: ops.Conv2DOp | ops.DenseOp, plan: GemmPlan) -> tuple[SSAValue, SSAValue]:
     """The planned integer weight and bias as constants named after the float ones."""
     base = rewrite.node or "gemm"
     weight = weight_name(op.weight, f"{base}.weight")
@@ -149,7 +150,7 @@ def quantized_constants(rewrite: OpRewrite, op: ops.Conv2DOp | ops.DenseOp, plan
     return rewrite.constant(f"{weight}.q", plan.weight), rewrite.constant(f"{bias}.q", plan.bias)
 
 
-def clamped_by_table(rewrite: OpRewrite, value: SSAValue, bounds: tuple[float, float]) -> SSAValue:
+def _clamped_by_table(rewrite: OpRewrite, value: SSAValue, bounds: tuple[float, float]) -> SSAValue:
     """`value` clamped to `bounds` by a lookup table on its own quantization."""
     element = element_of(value)
     low, high = bounds
@@ -168,37 +169,49 @@ def clamped_by_table(rewrite: OpRewrite, value: SSAValue, bounds: tuple[float, f
     return lut.output
 
 
+PlannedOpBuilder = Callable[[SSAValue, SSAValue, SSAValue, GemmPlan], Operation]
+"""(quantized input, integer weight, integer bias, plan) -> the integer op."""
+
+
+def quantize_planned_gemm(rewrite: OpRewrite, build: PlannedOpBuilder) -> list[SSAValue]:
+    """The rewrite of a conv-like op: plan its integers, build the integer op with
+    the planned constants, clamp after it where the plan says."""
+    op = rewrite.op
+    x = rewrite.operand(op.input)
+    plan = plan_gemm(rewrite, op, element_of(x))
+    weight, bias = _quantized_constants(rewrite, op, plan)
+    made = build(x, weight, bias, plan)
+    rewrite.add_main(made)
+    result = made.output
+    return [result if plan.clamp_after is None else _clamped_by_table(rewrite, result, plan.clamp_after)]
+
+
 def quantize_conv2d(rewrite: OpRewrite) -> list[SSAValue]:
     op = rewrite.op
     assert isinstance(op, ops.Conv2DOp)
-    x = rewrite.operand(op.input)
-    plan = plan_gemm(rewrite, op, element_of(x))
-    weight, bias = quantized_constants(rewrite, op, plan)
-    conv = QConv2DOp(
-        x,
-        weight,
-        bias,
-        plan.requantization,
-        plan.intrinsic_shift,
-        plan.output,
-        strides=op.strides.get_values(),
-        pads=op.pads.get_values(),
-        dilations=op.dilations.get_values(),
-        groups=op.groups.value.data,
-        relu=plan.relu,
+    return quantize_planned_gemm(
+        rewrite,
+        lambda x, weight, bias, plan: QConv2DOp(
+            x,
+            weight,
+            bias,
+            plan.requantization,
+            plan.intrinsic_shift,
+            plan.output,
+            strides=op.strides.get_values(),
+            pads=op.pads.get_values(),
+            dilations=op.dilations.get_values(),
+            groups=op.groups.value.data,
+            relu=plan.relu,
+        ),
     )
-    rewrite.add_main(conv)
-    result = conv.output
-    return [result if plan.clamp_after is None else clamped_by_table(rewrite, result, plan.clamp_after)]
 
 
 def quantize_dense(rewrite: OpRewrite) -> list[SSAValue]:
-    op = rewrite.op
-    assert isinstance(op, ops.DenseOp)
-    x = rewrite.operand(op.input)
-    plan = plan_gemm(rewrite, op, element_of(x))
-    weight, bias = quantized_constants(rewrite, op, plan)
-    dense = QDenseOp(x, weight, bias, plan.requantization, plan.intrinsic_shift, plan.output, relu=plan.relu)
-    rewrite.add_main(dense)
-    result = dense.output
-    return [result if plan.clamp_after is None else clamped_by_table(rewrite, result, plan.clamp_after)]
+    assert isinstance(rewrite.op, ops.DenseOp)
+    return quantize_planned_gemm(
+        rewrite,
+        lambda x, weight, bias, plan: QDenseOp(
+            x, weight, bias, plan.requantization, plan.intrinsic_shift, plan.output, relu=plan.relu
+        ),
+    )

@@ -16,7 +16,7 @@ from xdsl.ir import SSAValue
 
 from passes import quantize_gemm as gemm
 from passes import quantize_movement as movement
-from passes.quantize_values import Fallback, OpRewrite, element_of
+from passes.quantize_values import Fallback, OpRewrite
 from sima_dialect import ops
 from sima_dialect.quantized_ops import QConv2DTransposeOp, QResizeLinearOp
 
@@ -28,25 +28,22 @@ def quantize_conv2d_transpose(rewrite: OpRewrite) -> list[SSAValue]:
     assert isinstance(op, ops.Conv2DTransposeOp)
     if op.groups.value.data != 1:
         raise Fallback(f"a grouped transposed convolution (groups = {op.groups.value.data}) has no integer form yet")
-    x = rewrite.operand(op.input)
-    plan = gemm.plan_gemm(rewrite, op, element_of(x))
-    weight, bias = gemm.quantized_constants(rewrite, op, plan)
-    conv = QConv2DTransposeOp(
-        x,
-        weight,
-        bias,
-        plan.requantization,
-        plan.intrinsic_shift,
-        plan.output,
-        strides=op.strides.get_values(),
-        pads=op.pads.get_values(),
-        dilations=op.dilations.get_values(),
-        output_padding=op.output_padding.get_values(),
-        relu=plan.relu,
+    return gemm.quantize_planned_gemm(
+        rewrite,
+        lambda x, weight, bias, plan: QConv2DTransposeOp(
+            x,
+            weight,
+            bias,
+            plan.requantization,
+            plan.intrinsic_shift,
+            plan.output,
+            strides=op.strides.get_values(),
+            pads=op.pads.get_values(),
+            dilations=op.dilations.get_values(),
+            output_padding=op.output_padding.get_values(),
+            relu=plan.relu,
+        ),
     )
-    rewrite.add_main(conv)
-    result = conv.output
-    return [result if plan.clamp_after is None else gemm.clamped_by_table(rewrite, result, plan.clamp_after)]
 
 
 def quantize_resize(rewrite: OpRewrite) -> list[SSAValue]:
