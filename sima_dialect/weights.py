@@ -18,6 +18,7 @@ clear error (the same contract as MLIR's `__elided__` resources).
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 from collections.abc import Iterator
 
@@ -44,6 +45,15 @@ def print_weights_in_full(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         _print_state.full = previous
+
+
+def ir_text(op, *, print_weights: bool = False, generic: bool = False) -> str:
+    """`op` printed as sima IR text ending in a newline; weights elided unless
+    `print_weights`; the generic form if `generic`."""
+    stream = io.StringIO()
+    with print_weights_in_full(print_weights):
+        Printer(stream=stream, print_generic_format=generic).print_op(op)
+    return stream.getvalue() + "\n"
 
 
 def _printing_in_full() -> bool:

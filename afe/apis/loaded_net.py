@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.printer import Printer
 
 from afe.apis.error_handling_variables import verbose_error_messages_enabled
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.load.importers.general_importer import ImporterParams, ModelFormat
 from passes.name_nodes import NodeRow
-from sima_dialect.weights import print_weights_in_full
+from sima_dialect.weights import ir_text
 
 if TYPE_CHECKING:
     from afe.apis.defines import QuantizationParams
@@ -207,10 +205,7 @@ class LoadedNet:
 
     def ir_text(self, *, print_weights: bool = False) -> str:
         """The sima IR of the net as text (weights elided unless `print_weights`)."""
-        stream = io.StringIO()
-        with print_weights_in_full(print_weights):
-            Printer(stream=stream).print_op(self.module)
-        return stream.getvalue() + "\n"
+        return ir_text(self.module, print_weights=print_weights)
 
     def print_ir(self, *, print_weights: bool = False) -> None:
         """Print the sima IR of the net (weights elided unless `print_weights`)."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import io
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -38,14 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType
 from xdsl.dialects.func import FuncOp
-from xdsl.printer import Printer
 
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.apis.loaded_net import InputValues, _result_names, api_call, check_inputs, format_node_table, logger
 from afe.serialization.netron_json import LayerStats
 from passes.name_nodes import NodeRow
 from sima_dialect.types import QuantizedType
-from sima_dialect.weights import print_weights_in_full
+from sima_dialect.weights import ir_text
 
 if TYPE_CHECKING:
     from runtime.error_analysis import QuantizationErrorTable
@@ -326,10 +324,7 @@ class Model:
 
     def ir_text(self, *, print_weights: bool = False) -> str:
         """The sima IR of the model as text (weights elided unless `print_weights`)."""
-        stream = io.StringIO()
-        with print_weights_in_full(print_weights):
-            Printer(stream=stream).print_op(self.module)
-        return stream.getvalue() + "\n"
+        return ir_text(self.module, print_weights=print_weights)
 
     def print_ir(self, *, print_weights: bool = False) -> None:
         print(self.ir_text(print_weights=print_weights), end="")

@@ -45,13 +45,12 @@ import numpy as np
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp
 from xdsl.ir import Attribute, ParametrizedAttribute
 from xdsl.parser import Parser
-from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from sima_dialect.context import sima_context
 from sima_dialect.element_types import element_type_to_numpy, numpy_to_element_type
-from sima_dialect.weights import NDArrayAttr, WeightData, content_digest, print_weights_in_full
+from sima_dialect.weights import NDArrayAttr, WeightData, content_digest, ir_text
 
 FORMAT_NAME = "sima-model"
 # Bump when a reader of the previous version could not read the new files.
@@ -207,12 +206,9 @@ def save_module(path: str | os.PathLike[str], module: ModuleOp, metadata: Mappin
         raise fail(f"the metadata is not plain JSON (str keys; str, number, bool, None, list, dict values): {error}") from None
 
     entries, arrays = _collect_weights(module, fail)
-    stream = io.StringIO()
-    with print_weights_in_full(False):
-        # The generic form parses back through the generic machinery alone,
-        # whatever the ops' custom syntax does.
-        Printer(stream=stream, print_generic_format=True).print_op(module)
-    stream.write("\n")
+    # The generic form parses back through the generic machinery alone,
+    # whatever the ops' custom syntax does.
+    text = ir_text(module, generic=True)
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -224,7 +220,7 @@ def save_module(path: str | os.PathLike[str], module: ModuleOp, metadata: Mappin
     try:
         with atomic_output(path) as output, zipfile.ZipFile(output, "w", allowZip64=True) as archive:
             _write_member(archive, MANIFEST_MEMBER, json.dumps(manifest, indent=1, allow_nan=False).encode())
-            _write_member(archive, MODULE_MEMBER, stream.getvalue().encode())
+            _write_member(archive, MODULE_MEMBER, text.encode())
             for entry, array in zip(entries, arrays):
                 info = zipfile.ZipInfo(entry.member, _ZIP_EPOCH)
                 info.compress_type = zipfile.ZIP_STORED  # weights hardly compress; storing keeps saving fast
