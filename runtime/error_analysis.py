@@ -29,8 +29,8 @@ Feeds:
   the float node's output.
 
 Saturating readers: where every reader of a node's output is constant beyond
-an interval (hard_sigmoid outside its linear part, relu, clip: select-scales'
-`saturation_interval`), both outputs are clipped to that interval before
+an interval (hard_sigmoid outside its linear part, relu, clip:
+`passes.saturating_readers.saturation_interval`), both outputs are clipped to that interval before
 the comparison. Those values give the readers the same result however they are
 represented, so counting their error would rank a difference nothing
 downstream can see as a node's error.
@@ -68,7 +68,7 @@ from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.traits import Pure
 
 from passes.name_nodes import precision
-from passes.select_scales import saturation_interval
+from passes.saturating_readers import saturation_interval
 from runtime.integer_arithmetic import dequantize
 from runtime.interpreter import Interpreter, find_function
 from sima_dialect import ops

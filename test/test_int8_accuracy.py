@@ -1,5 +1,5 @@
 """Default int8 accuracy on the real classifiers: top-1 agreement with fp32; and
-the readers' saturation intervals (`passes.select_scales.saturation_interval`,
+the readers' saturation intervals (`passes.saturating_readers.saturation_interval`,
 which error analysis relies on: a reader must really be constant outside it).
 
 Each classifier is quantized once per module (default_quantization: Hist-MSE
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from models import REAL_MODELS, real_inputs
 from runtime_ir import one_op_module
 
-from passes.select_scales import reader_interval
+from passes.saturating_readers import reader_interval
 from runtime.interpreter import Interpreter
 from sima_dialect import ops
 
