@@ -12,6 +12,13 @@ Width: the pass's `bits` (8 or 16), unless the observe op carries its own
 range with a zero point; symmetric uses [-(2^(b-1) - 1), 2^(b-1) - 1] with zero
 point 0 (`afe.ir.defines.quantization_from_range`). An observe without
 statistics is an error naming its key: calibration did not reach it.
+
+Saturating readers (MSE method): when every reader of the tensor is constant
+outside an interval (a conv output read only by hard_swish: -3 and below all
+give 0; relu, hard_sigmoid, clip: `passes.saturating_readers`), the range is
+the one of least squared error of the values clipped to that interval: the
+error the readers see. Values beyond it then cost no resolution inside it
+(orientation, 32 / 100 inputs: 15.2 -> 18.5 dB, top-1 83% -> 90%).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from xdsl.dialects.builtin import IntegerType, ModuleOp
 from xdsl.passes import ModulePass
 
 from afe.ir.defines import quantization_from_range
+from passes.saturating_readers import saturation_interval
 from runtime.observers import ObserverError, observer_from_dict
+from runtime.observers.histogram_observers import HistogramMSEObserver
 from sima_dialect.calibration_ops import CHANNEL_ABSMAX_KEY, ObserveOp
 from sima_dialect.plain_data import from_attribute
 from sima_dialect.types import QuantizedType
@@ -44,7 +53,11 @@ def quantized_type_for(observe: ObserveOp, bits: int, asymmetric: bool) -> Quant
         stats = from_attribute(observe.stats)
         stats.pop(CHANNEL_ABSMAX_KEY, None)
         observer = observer_from_dict(stats)
-        lo, hi = observer.select_range(bits=bits, symmetric=not asymmetric)
+        if isinstance(observer, HistogramMSEObserver):
+            interval = saturation_interval(observe.input)
+            lo, hi = observer.select_range(bits=bits, symmetric=not asymmetric, interval=interval)
+        else:
+            lo, hi = observer.select_range(bits=bits, symmetric=not asymmetric)
     except (ObserverError, KeyError, TypeError) as error:
         raise SelectScalesError(f"sima.observe '{key}': cannot select a range from its statistics: {error}") from None
     quantization = quantization_from_range(lo, hi, bits, asymmetric)

@@ -67,9 +67,12 @@ CALIBRATION_SAMPLES = 16
 EVALUATION_SAMPLES = 50
 # Measured top-1 agreement of default int8 with fp32 on these inputs (see the
 # report of bench/bench_quantization_accuracy.py for larger sets); the bounds
-# sit one sample below (measured: cls 48/50, orientation 31/50 on the rotated
-# document crops of test/models.py), so a change that costs accuracy fails.
-MINIMUM_AGREEMENT = {"cls": 0.94, "orientation": 0.60}
+# sit one sample below (measured: cls 49/50, orientation 40/50 on the rotated
+# document crops of test/models.py, since select-scales chooses the ranges of
+# tensors read by saturating ops for the values those readers see; before:
+# 48/50 and 33/50), so a change that costs accuracy fails. Not yet the 98% of
+# issue #5: orientation's fp32 model is itself unsure on many of these inputs.
+MINIMUM_AGREEMENT = {"cls": 0.96, "orientation": 0.78}
 
 
 def _load(name: str):

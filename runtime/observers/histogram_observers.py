@@ -69,8 +69,12 @@ class HistogramMSEObserver(_HistogramObserver):
     def __init__(self, num_bins: int = 2048) -> None:
         super().__init__(num_bins)
 
-    def select_range(self, bits: int = 8, symmetric: bool = False) -> tuple[float, float]:
-        return mse_range(self._checked(bits), bits, symmetric)
+    def select_range(
+        self, bits: int = 8, symmetric: bool = False, interval: tuple[float, float] | None = None
+    ) -> tuple[float, float]:
+        """With `interval`: the range of least error of the values clipped to
+        it, for readers constant outside it (`mse.mse_range`)."""
+        return mse_range(self._checked(bits), bits, symmetric, interval)
 
 
 class HistogramEntropyObserver(_HistogramObserver):

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from runtime.observers.base import asymmetric_steps, range_with_zero, symmetric_half_steps
+from runtime.observers.base import ObserverError, asymmetric_steps, range_with_zero, symmetric_half_steps
 from runtime.observers.histogram import DensityBins, StreamingHistogram
 
 _MAX_ZERO_POINTS = 512
@@ -295,9 +295,45 @@ def _best_asymmetric(error: _ExpectedError, lo_all: float, hi_all: float,
     return float(cost[best]), float(fractions[owner[best]]), (float(lows[best]), float(highs[best]))
 
 
-def mse_range(histogram: StreamingHistogram, bits: int, symmetric: bool) -> tuple[float, float]:
-    density = _without_zeros(histogram.density())
-    lo_all, hi_all = range_with_zero(histogram.min_val, histogram.max_val, symmetric=False)
+def saturated(density: DensityBins, low: float, high: float) -> DensityBins:
+    """The density of clip(x, low, high): the mass beyond an end becomes a point
+    mass at that end (a bin straddling it is split in proportion to its parts)."""
+    lower, upper, count = density.lower, density.upper, density.count
+    width = upper - lower
+    # fraction of each bin below `low`, above `high` (a point mass: all or nothing)
+    below = np.where(width > 0, np.clip((low - lower) / np.where(width > 0, width, 1.0), 0.0, 1.0), lower < low)
+    above = np.where(width > 0, np.clip((upper - high) / np.where(width > 0, width, 1.0), 0.0, 1.0), upper > high)
+    inside = count * np.maximum(1.0 - below - above, 0.0)
+    keep = inside > 0
+    parts = [(np.clip(lower[keep], low, high), np.clip(upper[keep], low, high), inside[keep])]
+    for end, fraction in ((low, below), (high, above)):
+        mass = float(np.sum(count * fraction))
+        if mass > 0:
+            parts.append((np.array([end]), np.array([end]), np.array([mass])))
+    lower, upper, count = (np.concatenate(column) for column in zip(*parts))
+    order = np.lexsort((upper, lower))
+    return DensityBins(lower[order], upper[order], count[order])
+
+
+def mse_range(
+    histogram: StreamingHistogram, bits: int, symmetric: bool, interval: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """The range of least expected squared error of the histogram's values, or,
+    with `interval` = (low, high), of clip(x, low, high): the error a reader
+    that is constant outside the interval (relu, hard_swish, hard_sigmoid,
+    clip) sees, since values beyond an end give it the same result as the end
+    (`passes.saturating_readers`). The range then lies within the interval
+    (extended to 0)."""
+    lo_all, hi_all = histogram.min_val, histogram.max_val
+    density = histogram.density()
+    if interval is not None and (interval[0] > lo_all or interval[1] < hi_all):
+        low, high = interval
+        if not low <= high:
+            raise ObserverError(f"an interval needs low <= high, got {interval}")
+        density = saturated(density, low, high)
+        lo_all, hi_all = min(max(lo_all, low), high), max(min(hi_all, high), low)
+    density = _without_zeros(density)
+    lo_all, hi_all = range_with_zero(lo_all, hi_all, symmetric=False)
     if density.count.size == 0 or hi_all == lo_all:
         return range_with_zero(lo_all, hi_all, symmetric)
     # Work at unit scale, so that cubes of steps neither overflow nor

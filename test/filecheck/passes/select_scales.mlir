@@ -33,3 +33,23 @@ func.func @percentile(%x: tensor<10xf32>) -> tensor<10xf32> {
   func.return %x : tensor<10xf32>
 }
 // CHECK: quant = !sima.quant<i8, 0.010882352941176{{[0-9]*}}:-98>
+
+// -----
+
+// MSE statistics of values in [-12, 4] (one -12 outlier, most within [-6, 4]).
+// Read only by relu (constant below 0), the range is chosen for clip(x, 0, inf):
+// [0, 4], zero point -128. Read only by hard_swish (constant below -3): it
+// starts at -3 (to within a step). Also returned (every value counts): the
+// range reaches the outlier -12.
+func.func @saturating_readers(%x: tensor<202xf32>, %y: tensor<202xf32>, %z: tensor<202xf32>) -> (tensor<202xf32>, tensor<202xf32>, tensor<202xf32>) {
+  sima.observe %x {key = "relu_only", method = {name = "mse", num_bins = 16 : i64}, stats = {kind = "mse", num_bins = 16 : i64, exponent = 1 : i64, start = -6 : i64, counts = array<i64: 1, 0, 0, 5, 29, 64, 67, 34, 2, 0, 0, 0, 0, 0, 0, 0>, min = -12.0 : f64, max = 4.00478516729051 : f64, zero_count = 0 : i64, total = 202 : i64}} : tensor<202xf32>
+  sima.observe %y {key = "hard_swish_only", method = {name = "mse", num_bins = 16 : i64}, stats = {kind = "mse", num_bins = 16 : i64, exponent = 1 : i64, start = -6 : i64, counts = array<i64: 1, 0, 0, 5, 29, 64, 67, 34, 2, 0, 0, 0, 0, 0, 0, 0>, min = -12.0 : f64, max = 4.00478516729051 : f64, zero_count = 0 : i64, total = 202 : i64}} : tensor<202xf32>
+  sima.observe %z {key = "returned_too", method = {name = "mse", num_bins = 16 : i64}, stats = {kind = "mse", num_bins = 16 : i64, exponent = 1 : i64, start = -6 : i64, counts = array<i64: 1, 0, 0, 5, 29, 64, 67, 34, 2, 0, 0, 0, 0, 0, 0, 0>, min = -12.0 : f64, max = 4.00478516729051 : f64, zero_count = 0 : i64, total = 202 : i64}} : tensor<202xf32>
+  %a = sima.relu %x : tensor<202xf32>
+  %b = sima.hard_swish %y : tensor<202xf32>
+  %c = sima.relu %z : tensor<202xf32>
+  func.return %a, %b, %z : tensor<202xf32>, tensor<202xf32>, tensor<202xf32>
+}
+// CHECK: key = "relu_only"{{.*}}quant = !sima.quant<i8, 0.0157050398{{[0-9]*}}:-128>
+// CHECK: key = "hard_swish_only"{{.*}}quant = !sima.quant<i8, 0.0274697{{[0-9]*}}:-19>
+// CHECK: key = "returned_too"{{.*}}quant = !sima.quant<i8, 0.0627638{{[0-9]*}}:63>
