@@ -17,7 +17,10 @@ fallback), so the loop ends.
 
 Repairs:
 * S not a power of two (sima, restricted TFLite): its fraction f in (0.5, 1] is
-  folded into Sw (weights lose less than one bit).
+  folded into Sw (weights lose less than one bit). Where twice that scale gives
+  a channel a smaller squared weight error (its largest weights clip at 127),
+  the plan starts with a weight adjustment of -1 (`clipped_weight_refinement`);
+  backtracking gives that bit up before any other.
 * shift above its maximum (the product is much finer than the output): raise the
   intrinsic shift (int15) or right-shift the weights (`weight_adjustment`); a
   channel that needs 8 or more bits removed is below the output's resolution
@@ -90,6 +93,7 @@ __all__ = [
     "select_convolution_scales",
     "run_backtracking_loop",
     "adjust_plan_zero_weights",
+    "clipped_weight_refinement",
     "try_increase_intrinsic_shift",
     "try_adjust_plan_shift_value",
     "try_adjust_plan_product_value",
@@ -502,7 +506,8 @@ class ConvBacktrackingParameters:
     :param intrinsic_shift_adjustment: bool, True where the int15 algorithm uses
         INTRINSIC_SHIFT_HI instead of INTRINSIC_SHIFT_LO; a 0-D False for int8 input.
     :param weight_adjustment: int, extra right-shift of the weights (bits of
-        weight precision given up); 0-D per tensor, 1-D per channel.
+        weight precision given up); 0-D per tensor, 1-D per channel. -1 (one bit
+        more, clipping the largest weights) where `clipped_weight_refinement` chose it.
     """
 
     precision: ConvolutionPrecision
@@ -615,6 +620,35 @@ def adjust_plan_zero_weights(
     if np.any(all_zero):
         quantizations.set_weight_zero(all_zero)
         quantizations.set_requant_one(all_zero)
+
+
+def clipped_weight_refinement(weights: np.ndarray, quantizations: ConvPlanQuantizations, per_channel: bool) -> np.ndarray:
+    """1 where the weights are better quantized at twice the scale the plan folds them to, else 0.
+
+    Without a multiplier, S is a power of two and its fraction f in (0.5, 1] is
+    folded into Sw: the weights of a channel then span max|Qw| in (63.5, 127],
+    up to one bit short of int8. At twice that scale they keep that bit and the
+    largest ones clip at 127. Per channel (per tensor without `per_channel`),
+    the finer scale is chosen where its weight error (rounding plus clipping,
+    squared, summed over the channel) is smaller; a tie keeps the scale that
+    never clips. The result is a weight adjustment of -1 (one bit more) where
+    chosen: backtracking gives that bit up first when an integer does not fit.
+    """
+    active = quantizations.weight != 0
+    _, fraction = normalize_with_pow2(np.where(active, quantizations.requant.scale, 1.0))
+    folded = np.where(active, quantizations.weight * fraction, 0.0)
+    # In units of the folded weight step (|w| * folded <= 127), so tiny or huge weights compare exactly.
+    scaled = reshape_weight_to_output_channels(weights).astype(np.float64) * folded
+    qmax = 2 ** (WEIGHT_BITS - 1) - 1
+
+    def squared_error(refinement: int) -> np.ndarray:
+        target = np.ldexp(scaled, refinement)
+        error = np.clip(round_half_away_from_zero(target), -qmax, qmax) - target
+        total = np.ldexp(np.square(error).sum(axis=0), -2 * refinement)
+        return total if per_channel else np.asarray(total.sum())
+
+    finer = active & (squared_error(1) < squared_error(0))
+    return finer.astype(np.int64)
 
 
 def try_increase_intrinsic_shift(backtracking_parameters: ConvBacktrackingParameters, positions: np.ndarray) -> None:
@@ -904,6 +938,15 @@ def quantize_convolution_parameters(
         weight_adjustment=ConvBacktrackingParameters.default_weight_adjustment(n_channels, per_channel),
     )
 
+    def refine_weights() -> None:
+        # Recovers the bit the folded fraction costs where that lowers the weight error; the
+        # fraction is invariant under the power-of-two repairs, so the choice is made once.
+        if not precision.has_multiplier():
+            initial = select_convolution_scales(
+                weight, input_quant, output_distribution, precision=precision, asymmetry=asymmetry, per_channel=per_channel
+            )
+            bt.weight_adjustment = -clipped_weight_refinement(weight, initial, per_channel)
+
     def attempt(attempt_reporter: NodeReporter):
         plan = select_convolution_scales(
             weight, input_quant, output_distribution, precision=bt.precision, asymmetry=asymmetry, per_channel=per_channel
@@ -958,6 +1001,7 @@ def quantize_convolution_parameters(
         return q_weight, q_bias, requant, output_type, output_quant, np.array(msb_left_shift)
 
     try:
+        refine_weights()
         return run_backtracking_loop(
             attempt,
             BACKTRACKING_LIMIT,
