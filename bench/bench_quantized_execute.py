@@ -1,20 +1,24 @@
-"""Quantized execute latency: `Model.execute` bit-exact and `fast_mode`, next to onnxruntime.
+"""Quantized execute latency: `Model.execute` on onnxruntime and on NumPy, next to onnxruntime fp32.
 
 For each model of MODELS.md (default: all four) and each activation width
 (int8, int16): quantize once with `LoadedNet.quantize` (`default_quantization`
 or min / max calibration, on a few real samples from `test/models.py`), then
-alternate timed runs of onnxruntime's float model, `LoadedNet.execute`
-(float), `Model.execute` (bit-exact integer arithmetic) and
-`Model.execute(fast_mode=True)` on the same input. Prints the median
-latencies (wall clock), the ratios to onnxruntime (lower is better; issue 5's
-targets: bit-exact <= 2, fast mode <= 1.2), fast / exact, and fast mode's
-largest difference from bit-exact on the model's outputs.
+alternate timed runs on the same input of:
 
-With --threads 1 (the fair comparison: one BLAS thread, onnxruntime
-intra_op_num_threads=1) each engine runs on one core, so its process CPU time
-is its latency on an idle core: the "cpu" ratios use medians of
-`time.process_time()` and stay meaningful when other jobs share the machine
-(wall-clock ratios then depend on who was preempted).
+- ort: onnxruntime on the float ONNX model (the reference);
+- fp32: `LoadedNet.execute` (our float interpreter);
+- exact / fast: `Model.execute` bit-exact and fast_mode with the onnxruntime
+  backend (`runtime.onnx_backend`: exact ONNX segments + the mode's NumPy kernels);
+- np-exact / np-fast: the same with the NumPy interpreter only (SIMA_RUNTIME=numpy,
+  what `Model.execute` runs by default).
+
+Prints median latencies (wall clock) and ratios to ort (lower is better; issue
+5's targets: bit-exact <= 2, fast mode <= 1.2), and checks that both backends
+give identical integers in each mode (`same`). With --threads 1 (the fair comparison: one
+BLAS thread, onnxruntime intra_op_num_threads=1 for the reference and for our
+segments) each engine runs on one core, so its process CPU time is its latency
+on an idle core: the "cpu" ratios use medians of `time.process_time()` and stay
+meaningful when other jobs share the machine.
 
     python bench/bench_quantized_execute.py [--runs 10] [--samples 4] [--threads 1] [--only cls,orientation] [--calibration minmax]
 """
@@ -51,15 +55,18 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
     from afe.apis.defines import MinMaxMethod, default_quantization, int16_quantization
     from afe.apis.loaded_net import load_model
+    from afe.apis.model import Model
     from afe.load.importers.general_importer import onnx_source
     from models import REAL_MODELS, real_inputs
+    from runtime.onnx_backend import RUNTIME_VARIABLE
+    from runtime.onnx_backend.program import OnnxProgram
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's notes on nodes left in float
     configs = {"int8": default_quantization, "int16": int16_quantization}
-    print(f"{'model':<12} {'bits':<5} {'quant s':>7} {'ort ms':>7} {'fp32 ms':>7} {'exact ms':>8} {'fast ms':>7} "
-          f"{'exact/ort':>9} {'fast/ort':>8} {'fp32/ort':>8} {'cpu ms: ort':>11} {'exact':>7} {'fast':>7} "
-          f"{'cpu: exact/ort':>14} {'fast/ort':>8} {'fp32/ort':>8} "
-          f"{'fast/exact':>10} {'max|fast-exact|':>15}")
+    engines = ("fp32", "exact", "fast", "np-exact", "np-fast")
+    print(f"{'model':<12} {'bits':<5} {'quant s':>7} {'ort ms':>7} " + " ".join(f"{e + ' ms':>11}" for e in engines)
+          + " | wall/ort: " + " ".join(f"{e:>8}" for e in engines)
+          + " | cpu/ort: " + " ".join(f"{e:>8}" for e in engines) + f" {'same':>5} {'segments':>8} {'np ops':>6}")
     for name in [n for n in args.only.split(",") if n]:
         spec = REAL_MODELS[name]
         if spec.path is None:
@@ -80,18 +87,28 @@ def main() -> int:
             start = time.perf_counter()
             model = net.quantize(calibration, config)
             quantize_seconds = time.perf_counter() - start
-            exact_out, fast_out = model.execute(feeds_ours), model.execute(feeds_ours, fast_mode=True)  # warm up
+            os.environ[RUNTIME_VARIABLE] = "numpy"
+            numpy_model = Model(model.module, name="numpy")  # the same module, NumPy interpreter only
+            numpy_model.execute(feeds_ours), numpy_model.execute(feeds_ours, fast_mode=True)  # warm up
+            os.environ[RUNTIME_VARIABLE] = "onnxruntime"  # opt-in backend (the default is NumPy)
+            outputs = model.execute(feeds_ours), model.execute(feeds_ours, fast_mode=True)  # builds the sessions
+            same = all(np.array_equal(a, b) for a, b in zip(outputs[0], numpy_model.execute(feeds_ours)))
+            same = same and all(np.array_equal(a, b) for a, b in zip(outputs[1], numpy_model.execute(feeds_ours, fast_mode=True)))
+            program = model._executor(False)
+            segments = program.segment_count() if isinstance(program, OnnxProgram) else 0
+            numpy_ops = len(program.numpy_ops()) if isinstance(program, OnnxProgram) else -1
             session.run(None, feeds_ort)
             net.execute(feeds_ours)
-            difference = max(float(np.abs(e - f).max()) for e, f in zip(exact_out, fast_out))
-            times: dict[str, list[float]] = {"ort": [], "fp32": [], "exact": [], "fast": []}
-            cpu_times: dict[str, list[float]] = {key: [] for key in times}
             runs = {
                 "ort": lambda: session.run(None, feeds_ort),
                 "fp32": lambda: net.execute(feeds_ours),
                 "exact": lambda: model.execute(feeds_ours),
                 "fast": lambda: model.execute(feeds_ours, fast_mode=True),
+                "np-exact": lambda: numpy_model.execute(feeds_ours),
+                "np-fast": lambda: numpy_model.execute(feeds_ours, fast_mode=True),
             }
+            times: dict[str, list[float]] = {key: [] for key in runs}
+            cpu_times: dict[str, list[float]] = {key: [] for key in runs}
             for _ in range(args.runs):
                 for key, run in runs.items():
                     start, cpu_start = time.perf_counter(), time.process_time()
@@ -100,11 +117,10 @@ def main() -> int:
                     cpu_times[key].append(time.process_time() - cpu_start)
             ms = {key: 1000 * statistics.median(values) for key, values in times.items()}
             cpu = {key: statistics.median(values) for key, values in cpu_times.items()}
-            print(f"{name:<12} {bits:<5} {quantize_seconds:>7.2f} {ms['ort']:>7.2f} {ms['fp32']:>7.2f} {ms['exact']:>8.2f} "
-                  f"{ms['fast']:>7.2f} {ms['exact'] / ms['ort']:>9.2f} {ms['fast'] / ms['ort']:>8.2f} {ms['fp32'] / ms['ort']:>8.2f} "
-                  f"{1000 * cpu['ort']:>11.2f} {1000 * cpu['exact']:>7.2f} {1000 * cpu['fast']:>7.2f} "
-                  f"{cpu['exact'] / cpu['ort']:>14.2f} {cpu['fast'] / cpu['ort']:>8.2f} {cpu['fp32'] / cpu['ort']:>8.2f} "
-                  f"{ms['fast'] / ms['exact']:>10.2f} {difference:>15.3g}", flush=True)
+            print(f"{name:<12} {bits:<5} {quantize_seconds:>7.2f} {ms['ort']:>7.2f} " + " ".join(f"{ms[e]:>11.2f}" for e in engines)
+                  + " | wall/ort: " + " ".join(f"{ms[e] / ms['ort']:>8.2f}" for e in engines)
+                  + " | cpu/ort: " + " ".join(f"{cpu[e] / cpu['ort']:>8.2f}" for e in engines)
+                  + f" {str(same):>5} {segments:>8} {numpy_ops:>6}", flush=True)
     return 0
 
 

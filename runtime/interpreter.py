@@ -341,6 +341,15 @@ class Interpreter:
     def __call__(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
         return self.run(inputs)
 
+    def bind(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
+        """The inputs checked and bound as `run` takes them: read-only arrays in input order
+        (other executors of the same function, e.g. `runtime.onnx_backend`, bind with it)."""
+        return self._bind(inputs)
+
+    def blas_limit(self) -> contextlib.AbstractContextManager:
+        """The BLAS thread cap of `blas_threads` while it lasts (a no-op when None)."""
+        return self._blas_limit()
+
     def _bind(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
         names = self.input_names
         if isinstance(inputs, Mapping):

@@ -88,6 +88,7 @@ class Model:
         self.layer_stats: dict[str, LayerStats] = {}
         exact = Interpreter(module)
         self._interpreters = {False: exact}
+        self._executors: dict[bool, Any] = {}  # per mode: what execute runs (see _executor)
         self.input_names: list[str] = list(exact.input_names)
         # (shape, dtype) of each input as execute() takes it: 4-D inputs are NHWC
         self.input_types: dict[str, tuple[tuple[int, ...], np.dtype]] = dict(zip(self.input_names, exact.input_types))
@@ -108,6 +109,10 @@ class Model:
             fast_mode: False (default): the integer arithmetic of the MLA, bit
                 exact. True: convolutions and matrix products emulated in
                 float32 (`runtime.fast_kernels`), faster but not bit exact.
+                Both modes run the NumPy interpreter; the environment variable
+                SIMA_RUNTIME=onnxruntime runs, in both modes, the ops whose ONNX
+                form is proven exact on onnxruntime (`runtime.onnx_backend`;
+                the same results, not faster yet).
             log_level: the logging level for this call.
 
         Returns:
@@ -118,8 +123,17 @@ class Model:
             if not isinstance(fast_mode, bool | np.bool_):
                 raise UserFacingException(f"fast_mode must be True or False, got {fast_mode!r}", ExceptionFuncType.MODEL_EXECUTE)
             feeds = check_inputs(inputs, self.input_types, ExceptionFuncType.MODEL_EXECUTE)
-            outputs = self._interpreter(bool(fast_mode)).run(feeds)
+            outputs = self._executor(bool(fast_mode)).run(feeds)
             return [self._dequantized(index, output) for index, output in enumerate(outputs)]
+
+    def _executor(self, fast_mode: bool):
+        """The NumPy interpreter, or with SIMA_RUNTIME=onnxruntime onnxruntime segments and
+        NumPy kernels (`runtime.onnx_backend`), built on the first execute of each mode and kept."""
+        if fast_mode not in self._executors:
+            from runtime.onnx_backend import executor_for
+
+            self._executors[fast_mode] = executor_for(self._interpreter(fast_mode))
+        return self._executors[fast_mode]
 
     def _interpreter(self, fast_mode: bool):
         if fast_mode not in self._interpreters:

@@ -1,0 +1,365 @@
+"""A `sima` function run as onnxruntime segments and NumPy kernels.
+
+    program = OnnxProgram(module, numpy_interpreter)   # sessions built here, once
+    outputs = program.run({"image": x})                 # as Interpreter.run
+
+Compiling walks the function once: pure ops whose operands are all constants
+run at compile time (as in the interpreter); every other op is lowered
+(`lower.LOWERINGS`) or, where it has no exact ONNX form, kept as a NumPy
+kernel of the interpreter's registry. Maximal runs of lowered ops become one
+ONNX model and one InferenceSession each (a segment); its inputs are the
+values it reads from before it, its outputs the values read after it.
+
+Failures never reach the caller from onnxruntime: a segment whose session
+cannot be built, or whose run fails, runs its ops with the NumPy kernels from
+then on (a debug log names them). Every segment's results are checked against
+the IR's result types, as the interpreter's first run checks its kernels'.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+from onnx import helper
+from xdsl.dialects.builtin import TensorType
+from xdsl.dialects.func import ReturnOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.traits import Pure
+
+from runtime.errors import InterpreterError, KernelError
+from runtime.interpreter import Interpreter, describe
+from runtime.onnx_backend.graph import IR_VERSION, OPSET, Fragment, NameSource, onnx_type
+from runtime.onnx_backend.lower import INT16_LOWERINGS, LOWERINGS, TABLE_LOWERINGS, NotLowerable, Operands
+from sima_dialect.element_types import element_type_to_numpy
+
+logger = logging.getLogger(__name__)
+
+
+def _value_spec(value: SSAValue) -> tuple[tuple[int, ...], np.dtype]:
+    return tuple(value.type.get_shape()), np.dtype(element_type_to_numpy(value.type.element_type))
+
+
+@dataclass
+class _NumpyStep:
+    op: Operation
+    where: str
+    operands: tuple[int, ...]
+    results: tuple[int, ...]
+    kernel: Any = None
+
+
+@dataclass
+class _Segment:
+    """Lowered ops run by one InferenceSession (or, after a failure, by their NumPy steps)."""
+
+    ops: list[Operation]
+    fragments: list[Fragment]
+    inputs: list[int] = field(default_factory=list)  # slots fed to the session
+    outputs: list[int] = field(default_factory=list)  # slots the session returns
+    input_names: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    output_specs: list[tuple[tuple[int, ...], np.dtype]] = field(default_factory=list)  # the IR's result types
+    session: Any = None
+    numpy_steps: list[_NumpyStep] | None = None  # the fallback, built when needed
+
+    def describe(self) -> str:
+        names = [describe(op) for op in self.ops]
+        return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+
+def session_threads(threads: int | None) -> int:
+    """onnxruntime's intra-op threads: the caller's, else OMP_NUM_THREADS (the benches set it), else its default (0)."""
+    if threads is not None:
+        return threads
+    try:
+        return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
+    except ValueError:
+        return 0
+
+
+class OnnxProgram:
+    """Runs `interpreter`'s function with onnxruntime where its ops lower exactly.
+
+    `interpreter` is the NumPy interpreter of the same module: its registry
+    (with fast-mode overrides, if any) gives the kernels of the ops that stay
+    in NumPy, and it binds and checks the inputs.
+    """
+
+    def __init__(
+        self, interpreter: Interpreter, *, threads: int | None = None, tables_in_onnx: bool = False, int16_ops: bool = False
+    ):
+        import onnxruntime
+
+        self._ort = onnxruntime
+        # the opt-in lowerings are exact too, but measured slower than NumPy (lower.py)
+        self.lowerings = {
+            **LOWERINGS, **(INT16_LOWERINGS if int16_ops else {}), **(TABLE_LOWERINGS if tables_in_onnx else {})
+        }
+        self.interpreter = interpreter
+        self.threads = session_threads(threads)
+        self._compile()
+
+    # ------------------------------------------------------------------ compile
+
+    def _compile(self) -> None:
+        function = self.interpreter.function
+        body = list(function.body.block.ops)
+        if not body or not isinstance(body[-1], ReturnOp):
+            raise InterpreterError(f"@{function.sym_name.data} does not end with func.return")
+        returned = list(body[-1].operands)
+        slots: dict[SSAValue, int] = {}
+
+        def slot_of(value: SSAValue) -> int:
+            return slots.setdefault(value, len(slots))
+
+        self._arg_slots = [slot_of(arg) for arg in function.args]
+        live = _live_ops(body)
+        constants: dict[int, np.ndarray] = {}
+        names = NameSource()
+        plan: list[_NumpyStep | tuple[Operation, Fragment]] = []
+        for op in body[:-1]:
+            if op not in live:
+                continue
+            operand_slots = tuple(slots[v] for v in op.operands)
+            result_slots = tuple(slot_of(r) for r in op.results)
+            if op.has_trait(Pure) and all(s in constants for s in operand_slots):
+                values = self._run_numpy(_NumpyStep(op, describe(op), operand_slots, result_slots), constants)
+                constants.update(values)
+                continue
+            fragment = self._lowered(op, operand_slots, result_slots, constants, names)
+            if fragment is None:
+                plan.append(_NumpyStep(op, describe(op), operand_slots, result_slots))
+            else:
+                plan.append((op, fragment))
+        self._constants = constants
+        self._slot_count = len(slots)
+        self._output_slots = [slots[v] for v in returned]
+        self._slots = slots
+        self._program = self._segments(plan, slots)
+
+    def _lowered(self, op: Operation, operand_slots, result_slots, constants, names: NameSource) -> Fragment | None:
+        lowering = self.lowerings.get(type(op))
+        if lowering is None:
+            return None
+        if not all(isinstance(r.type, TensorType) for r in op.results):
+            return None
+        fragment = Fragment(names, describe(op))
+        operand_names = [None if s in constants else f"v{s}" for s in operand_slots]
+        operands = Operands(fragment, operand_names, [constants.get(s) for s in operand_slots])
+        try:
+            results = lowering(op, fragment, operands)
+        except NotLowerable as reason:
+            logger.debug("%s runs in NumPy: %s", describe(op), reason)
+            return None
+        except Exception as error:  # a lowering bug must not stop the model: NumPy computes the op
+            logger.debug("%s runs in NumPy: lowering it failed: %s", describe(op), error)
+            return None
+        produced = {name for node in fragment.nodes for name in node.output}
+        if len(set(results)) != len(results) or not set(results) <= produced:
+            logger.debug("%s runs in NumPy: its lowering does not produce each result once", describe(op))
+            return None
+        # each result named after its SSA value's slot, as the ops reading it name their operand
+        fragment.results = [f"v{slot}" for slot in result_slots]
+        for name, slot_name in zip(results, fragment.results):
+            fragment.rename(name, slot_name)
+        return fragment
+
+    def _segments(self, plan, slots: dict[SSAValue, int]) -> list[_NumpyStep | _Segment]:
+        """Consecutive lowered ops joined into segments; each segment's session built."""
+        program: list[_NumpyStep | _Segment] = []
+        for entry in plan:
+            if isinstance(entry, _NumpyStep):
+                program.append(entry)
+                continue
+            op, fragment = entry
+            if not program or not isinstance(program[-1], _Segment):
+                program.append(_Segment([], []))
+            program[-1].ops.append(op)
+            program[-1].fragments.append(fragment)
+        # which values each step reads, to find every segment's outputs
+        readers_after: list[set[int]] = []
+        needed = set(self._output_slots)
+        for step in reversed(program):
+            readers_after.append(set(needed))
+            needed |= set(self._reads(step))
+        readers_after.reverse()
+        for step, needed_later in zip(program, readers_after):
+            if isinstance(step, _Segment):
+                self._build_segment(step, needed_later, slots)
+        return program
+
+    def _reads(self, step: _NumpyStep | _Segment) -> list[int]:
+        if isinstance(step, _NumpyStep):
+            return list(step.operands)
+        produced = {self._slots[r] for op in step.ops for r in op.results}
+        return [self._slots[v] for op in step.ops for v in op.operands if self._slots[v] not in produced and self._slots[v] not in self._constants]
+
+    def _build_segment(self, segment: _Segment, needed_later: set[int], slots: dict[SSAValue, int]) -> None:
+        inputs: dict[int, None] = {}
+        result_names: dict[int, str] = {}
+        for op, fragment in zip(segment.ops, segment.fragments):
+            for value in op.operands:
+                slot = slots[value]
+                if slot not in result_names and slot not in self._constants:
+                    inputs[slot] = None
+            for result, name in zip(op.results, fragment.results):
+                result_names[slots[result]] = name
+        segment.inputs = list(inputs)
+        segment.outputs = [slot for slot in result_names if slot in needed_later]
+        segment.input_names = [f"v{slot}" for slot in segment.inputs]
+        segment.output_names = [result_names[slot] for slot in segment.outputs]
+        value_of = {slot: value for value, slot in slots.items()}
+        segment.output_specs = [_value_spec(value_of[slot]) for slot in segment.outputs]
+        graph_inputs = []
+        for slot in segment.inputs:
+            shape, dtype = _value_spec(value_of[slot])
+            info = helper.make_tensor_value_info(f"v{slot}", onnx_type(dtype), [d if d >= 0 else None for d in shape])
+            info.type.tensor_type.shape.SetInParent()  # rank 0 is a shape too (else: unknown rank)
+            graph_inputs.append(info)
+        nodes = [node for fragment in segment.fragments for node in fragment.nodes]
+        initializers = [tensor for fragment in segment.fragments for tensor in fragment.initializers]
+        for index, slot in enumerate(segment.outputs):
+            if _value_spec(value_of[slot])[0] == ():  # onnxruntime may widen a rank-0 result to [1]
+                scalar = f"{segment.output_names[index]}_rank0"
+                initializers.append(onnx.numpy_helper.from_array(np.zeros(0, np.int64), f"{scalar}_shape"))
+                nodes.append(helper.make_node("Reshape", [segment.output_names[index], f"{scalar}_shape"], [scalar]))
+                segment.output_names[index] = scalar
+        graph_outputs = []
+        for slot, name in zip(segment.outputs, segment.output_names):
+            shape, dtype = _value_spec(value_of[slot])
+            graph_outputs.append(helper.make_tensor_value_info(name, onnx_type(dtype), None))
+        graph = helper.make_graph(
+            nodes,
+            "segment",
+            graph_inputs,
+            graph_outputs,
+            initializers,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sima-runtime")
+        model.ir_version = IR_VERSION
+        try:
+            segment.session = self._session(model)
+        except Exception as error:
+            logger.debug("onnxruntime cannot run %s; they run in NumPy: %s", segment.describe(), error)
+            segment.session = None
+
+    def _session(self, model: onnx.ModelProto):
+        options = self._ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 4  # its errors become NumPy fallbacks (logged at debug level)
+        # QuantizeLinear / DequantizeLinear here are exact roundings and casts (scale 1), not
+        # quantized tensors: onnxruntime must not fuse them into its own integer kernels
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
+        # many short sessions, NumPy in between: idle pool threads wait instead of spinning
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return self._ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
+        """Execute the function; one array per func.return operand (as `Interpreter.run`)."""
+        env: dict[int, np.ndarray] = dict(self._constants)
+        for slot, value in zip(self._arg_slots, self.interpreter.bind(inputs)):
+            env[slot] = value
+        with np.errstate(all="ignore"), self.interpreter.blas_limit():
+            for step in self._program:
+                if isinstance(step, _NumpyStep):
+                    env.update(self._run_numpy(step, env))
+                else:
+                    self._run_segment(step, env)
+        outputs: list[np.ndarray] = []
+        for slot in self._output_slots:
+            array = env[slot]
+            if not array.flags.writeable or any(array is seen for seen in outputs):
+                array = array.copy()
+            outputs.append(array)
+        return outputs
+
+    def __call__(self, inputs):
+        return self.run(inputs)
+
+    def _run_segment(self, segment: _Segment, env: dict[int, np.ndarray]) -> None:
+        if segment.session is not None:
+            try:
+                produced = segment.session.run(segment.output_names, {n: env[s] for n, s in zip(segment.input_names, segment.inputs)})
+            except Exception as error:
+                logger.debug("onnxruntime failed on %s; they run in NumPy from now on: %s", segment.describe(), error)
+                segment.session = None
+            else:
+                mismatch = self._mismatch(segment, produced)
+                if mismatch is None:
+                    for slot, value in zip(segment.outputs, produced):
+                        env[slot] = value
+                    return
+                logger.debug("onnxruntime's results of %s disagree with the IR (%s); they run in NumPy from now on", segment.describe(), mismatch)
+                segment.session = None
+        if segment.numpy_steps is None:
+            segment.numpy_steps = [
+                _NumpyStep(op, describe(op), tuple(self._slots[v] for v in op.operands), tuple(self._slots[r] for r in op.results))
+                for op in segment.ops
+            ]
+        for step in segment.numpy_steps:
+            env.update(self._run_numpy(step, env))
+
+    @staticmethod
+    def _mismatch(segment: _Segment, produced: list[np.ndarray]) -> str | None:
+        """How the session's results disagree with the IR's result types, or None."""
+        for slot, array, (shape, dtype) in zip(segment.outputs, produced, segment.output_specs):
+            if array.dtype != dtype or len(array.shape) != len(shape) or any(e >= 0 and a != e for a, e in zip(array.shape, shape)):
+                return f"value v{slot}: {array.dtype} {list(array.shape)}, the IR says {dtype} {list(shape)}"
+        return None
+
+    def _run_numpy(self, step: _NumpyStep, env: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        if step.kernel is None:
+            builder = self.interpreter.registry.get(type(step.op))
+            if builder is None:
+                raise KernelError(f"no kernel for {step.where}")
+            try:
+                step.kernel = builder(step.op)
+            except InterpreterError:
+                raise
+            except Exception as error:
+                raise KernelError(f"{step.where}: cannot prepare its kernel: {error}") from error
+        try:
+            with np.errstate(all="ignore"):
+                produced = step.kernel(*[env[s] for s in step.operands])
+        except InterpreterError:
+            raise
+        except Exception as error:
+            raise KernelError(f"{step.where} failed: {error}") from error
+        values = [] if produced is None else [produced] if len(step.results) == 1 else list(produced)
+        return {slot: value if isinstance(value, np.ndarray) else np.asarray(value) for slot, value in zip(step.results, values)}
+
+    # ------------------------------------------------------------------ introspection
+
+    def lowered_ops(self) -> list[str]:
+        """The ops onnxruntime runs (their descriptions), for tests and benches."""
+        return [describe(op) for step in self._program if isinstance(step, _Segment) and step.session is not None for op in step.ops]
+
+    def numpy_ops(self) -> list[str]:
+        """The ops NumPy runs."""
+        names = [step.where for step in self._program if isinstance(step, _NumpyStep)]
+        names += [describe(op) for step in self._program if isinstance(step, _Segment) and step.session is None for op in step.ops]
+        return names
+
+    def segment_count(self) -> int:
+        return sum(isinstance(step, _Segment) for step in self._program)
+
+
+def _live_ops(body: list[Operation]) -> set[Operation]:
+    """Ops whose results are needed, or that have effects (are not Pure)."""
+    needed: set[SSAValue] = set(body[-1].operands)
+    live: set[Operation] = set()
+    for op in reversed(body[:-1]):
+        if not op.has_trait(Pure) or any(r in needed for r in op.results):
+            live.add(op)
+            needed.update(op.operands)
+    return live

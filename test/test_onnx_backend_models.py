@@ -1,0 +1,94 @@
+"""The onnxruntime backend on the real models: `Model.execute` gives the same
+integers as the NumPy interpreter (SIMA_RUNTIME=numpy), bit-exact and fast
+mode, int8 (all four models) and int16 (cls, det; int16 products also with
+the opt-in lowering).
+
+default_quantization on 2 real samples; det and rec at the smaller shapes of
+test_save_load_real.py, so each model takes seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from afe.apis.defines import default_quantization, int16_quantization
+from afe.apis.model import Model
+from models import load_real_net, nhwc_samples
+from runtime.onnx_backend import RUNTIME_VARIABLE, chosen_backend, executor_for
+from runtime.onnx_backend.program import OnnxProgram
+
+pytest.importorskip("onnxruntime")
+
+SHAPES = {
+    "cls": (1, 3, 48, 192),
+    "det": (1, 3, 96, 96),
+    "rec": (1, 3, 48, 96),
+    "orientation": (1, 3, 224, 224),
+}
+CASES = [(name, "int8") for name in sorted(SHAPES)] + [("cls", "int16"), ("det", "int16")]
+CONFIGS = {"int8": default_quantization, "int16": int16_quantization}
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{n}-{b}" for n, b in CASES])
+def quantized(request):
+    name, bits = request.param
+    net = load_real_net(name, SHAPES[name])
+    model = net.quantize(nhwc_samples(name, 2, seed=0, shape=SHAPES[name]), CONFIGS[bits], model_name=f"{name}_{bits}")
+    return name, bits, model, nhwc_samples(name, 1, seed=100, shape=SHAPES[name])[0]
+
+
+def test_execute_matches_the_numpy_interpreter(quantized, monkeypatch, caplog):
+    name, bits, model, sample = quantized
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    caplog.set_level(logging.DEBUG, logger="runtime.onnx_backend")  # why an op runs in NumPy
+    for fast_mode in (False, True):
+        ours = model.execute(sample, fast_mode)
+        program = model._executor(fast_mode)
+        assert isinstance(program, OnnxProgram)
+        # the comparison is not NumPy against itself: int8, every convolution ran in onnxruntime
+        # (int16 products stay in NumPy by default; opt-in checked below)
+        if bits == "int8":
+            assert not [op for op in program.numpy_ops() if op.startswith("sima.qconv2d ")], caplog.text
+        assert program.lowered_ops()
+        monkeypatch.setenv(RUNTIME_VARIABLE, "numpy")
+        reference_model = Model(model.module, name="numpy")
+        reference = reference_model.execute(sample, fast_mode)
+        assert not isinstance(reference_model._executor(fast_mode), OnnxProgram)
+        monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+        assert len(ours) == len(reference)
+        for a, b in zip(ours, reference):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} {bits}, fast_mode={fast_mode}")
+    if bits == "int16":
+        # the opt-in int16 GEMM lowering (byte split) on the whole model: the same integers
+        interpreter = model._interpreter(False)
+        program = OnnxProgram(interpreter, threads=1, int16_ops=True)
+        assert not [op for op in program.numpy_ops() if op.startswith("sima.qconv2d ")], program.numpy_ops()
+        for a, b in zip(program.run(sample), interpreter.run(sample)):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} {bits}, int16 products in onnxruntime")
+
+
+def test_sessions_are_built_once_per_model_and_mode(quantized, monkeypatch):
+    _, _, model, sample = quantized
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    model.execute(sample)
+    program = model._executor(False)
+    model.execute(sample)
+    assert model._executor(False) is program
+
+
+def test_the_backend_choice(monkeypatch):
+    monkeypatch.setenv(RUNTIME_VARIABLE, "numpy")
+    assert chosen_backend() == "numpy"
+    assert chosen_backend("onnxruntime") == "onnxruntime"
+    monkeypatch.setenv(RUNTIME_VARIABLE, "tensorrt")
+    with pytest.raises(ValueError, match="SIMA_RUNTIME must be one of onnxruntime, numpy, got 'tensorrt'"):
+        chosen_backend()
+    monkeypatch.delenv(RUNTIME_VARIABLE)
+    assert chosen_backend() == "numpy"  # opt-in: not faster than the NumPy interpreter yet
+    sentinel = object()
+    assert executor_for(sentinel, backend="numpy") is sentinel
