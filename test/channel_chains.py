@@ -79,6 +79,10 @@ class NetBuilder:
         props = {"kernel": int_array((2, 2)), "strides": int_array((1, 1)), "pads": int_array((0, 0, 1, 1)), "dilations": int_array((1, 1))}
         return self._add(ops.MaxPoolOp.build(operands=[x], properties=props, result_types=[x.type]))
 
+    def transpose(self, x: SSAValue, perm: Sequence[int]) -> SSAValue:
+        out = [shape_of(x)[p] for p in perm]
+        return self._add(ops.TransposeOp.build(operands=[x], properties={"perm": int_array(perm)}, result_types=[tensor(out)]))
+
     def binary(self, op_class, x: SSAValue, y: SSAValue) -> SSAValue:
         out = shapes.broadcast_shapes(shape_of(x), shape_of(y))
         return self._add(op_class.build(operands=[x, y], result_types=[tensor(out)]))
@@ -147,7 +151,8 @@ def assert_same_function(after: list[np.ndarray], before: list[np.ndarray]) -> N
 # ---------------------------------------------------------------------------
 # random chains
 
-ACTIVATIONS = ("relu", "none", "leaky_relu", "clip_to_inf", "max_pool")  # max_pool: convs only
+ACTIVATIONS = ("relu", "none", "leaky_relu", "clip_to_inf", "max_pool", "transpose_hw")  # the last two: convs only
+DENSE_ACTIVATIONS = ACTIVATIONS[:-2]
 
 
 def channel_scales(rng: np.random.Generator, channels: int, dead: bool) -> np.ndarray:
@@ -181,7 +186,7 @@ def chain_specs(draw, kinds=("conv", "dense"), layer_norm=False):
                 "kernel": draw(st.sampled_from((1, 3))) if kind == "conv" else 1,
                 "bias": draw(st.booleans()),
                 "dead": draw(st.booleans()),
-                "after": draw(st.sampled_from(ACTIVATIONS if kind == "conv" else ACTIVATIONS[:-1])),
+                "after": draw(st.sampled_from(ACTIVATIONS if kind == "conv" else DENSE_ACTIVATIONS)),
             }
         )
         channels = out
@@ -218,6 +223,8 @@ def build_chain(spec: dict) -> tuple[ModuleOp, np.ndarray]:
             x = net.unary(ops.ClipOp, x, min=0.0, max=float("inf"))
         elif after == "max_pool":
             x = net.max_pool(x)
+        elif after == "transpose_hw":  # NHWC -> NWHC: the channel stays last (the input is square)
+            x = net.transpose(x, (0, 2, 1, 3))
     module = net.module(x)
     return module, random_input(module, rng)
 
