@@ -18,6 +18,15 @@ computes before requantization, with the input quantized as the layer reads
 it. Adding e_c to the bias makes the two expectations equal. Requantization
 rounds to nearest, so it adds no bias of its own.
 
+What is added. e_c is measured as a mean over a few samples (one number per
+sample: the sample's mean error of channel c), so it is noisy where the error
+varies much from sample to sample. The correction added is
+`reliable_correction` of those per-sample errors: each channel's mean shrunk
+by its standard error (`shrunk_mean`), kept for the layer only if, left out
+one sample at a time, it lowers the layer's squared error on the left-out
+samples. After correction, the mean error measured again on the same samples
+is e_c minus that correction (within half an accumulator unit).
+
 - REGULAR: the input of both is the float network's activation (`x` quantized
   to the layer's input type for pre_quant): the error of the layer alone,
   from its quantized weights and its quantized input.
@@ -49,8 +58,8 @@ a layer with its own float weights.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
@@ -130,6 +139,72 @@ def recorder_for(data: Any, limit: int = BIAS_CORRECTION_SAMPLES) -> SampleRecor
     return SampleRecorder(data, limit)
 
 
+# -- the estimate ------------------------------------------------------------------------
+
+Estimator = Callable[[np.ndarray], np.ndarray]
+"""Per-sample errors (samples x channels) -> the correction of each channel."""
+
+
+def shrunk_mean(errors: np.ndarray) -> np.ndarray:
+    """The per-channel mean of `errors` (samples x channels), shrunk toward 0 by
+    how reliable it is: mean * max(0, 1 - se**2 / mean**2), se the standard
+    error of the mean over the samples (std with ddof=1 / sqrt(n)).
+
+    Why. A layer's error has a mean (the bias to correct) and a part that
+    varies from sample to sample. A mean measured on n samples carries
+    noise of variance se**2 that, added to the bias, raises the error on other
+    samples; where the mean is small against se (layers seeing one value per
+    sample: squeeze-and-excitation convs after a global pool, a classifier)
+    the full correction does more harm than good. Of the corrections k * mean,
+    k = mu**2 / (mu**2 + se**2) minimises the expected squared error left
+    (mu the true mean); with mu**2 estimated by mean**2 - se**2 this is the
+    positive-part James-Stein factor above. The standard error comes from
+    per-sample means, not from every output position, because positions of
+    one sample are correlated.
+
+    With fewer than 2 samples there is nothing to judge reliability by: the
+    mean, unshrunk."""
+    errors = np.asarray(errors, dtype=np.float64)
+    samples = errors.shape[0]
+    if samples < 2:
+        return errors.mean(axis=0)
+    # the factor is scale-free: computed on errors scaled to at most 1 per channel,
+    # so that squares of tiny (or huge) errors do not underflow (overflow)
+    scale = np.abs(errors).max(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    scaled = errors / scale
+    mean = scaled.mean(axis=0)
+    squared_se = scaled.var(axis=0, ddof=1) / samples
+    squared_mean = mean**2
+    relative = np.divide(squared_se, squared_mean, out=np.full_like(mean, np.inf), where=squared_mean > 0)
+    return mean * np.clip(1 - relative, 0, 1) * scale
+
+
+def reliable_correction(errors: np.ndarray) -> np.ndarray:
+    """`shrunk_mean` of `errors` (samples x channels) where a held-out check
+    inside the data says it helps, else no correction (zeros): leave-one-out,
+    each sample's errors corrected by the shrunk mean of the other samples;
+    the layer keeps its correction only if that lowers the sum of squared
+    errors over the left-out samples (below the uncorrected sum).
+
+    Why this check is the right one: adding c to a channel changes that
+    channel's squared output error of a sample by P ((e - c)**2 - e**2), P
+    positions and e the sample's mean error, so the left-out sum measures the
+    change of the layer's output error on samples the correction was not
+    measured on. The decision is per layer (summed over its channels), so it
+    rests on more than one channel's few numbers. Fewer than 3 samples leave
+    too little to hold out: `shrunk_mean` as it is."""
+    errors = np.asarray(errors, dtype=np.float64)
+    correction = shrunk_mean(errors)
+    samples = errors.shape[0]
+    if samples < 3:
+        return correction
+    held_out = sum(
+        float(np.sum((errors[i] - shrunk_mean(np.delete(errors, i, axis=0))) ** 2)) for i in range(samples)
+    )
+    return correction if held_out < float(np.sum(errors**2)) else np.zeros_like(correction)
+
+
 # -- the layers -------------------------------------------------------------------------
 
 
@@ -174,8 +249,8 @@ def _constant(value: SSAValue | None) -> np.ndarray | None:
     return builders.constant_array(value.owner)
 
 
-def _channel_sums(values: np.ndarray) -> np.ndarray:
-    return values.reshape(-1, values.shape[-1]).sum(axis=0, dtype=np.float64)
+def _channel_means(values: np.ndarray) -> np.ndarray:
+    return values.reshape(-1, values.shape[-1]).mean(axis=0, dtype=np.float64)
 
 
 @dataclass(eq=False)
@@ -189,24 +264,22 @@ class _Layer:
     accumulator_kernel: Any
     unit: np.ndarray
     offset: np.ndarray
-    float_sum: np.ndarray
-    count: int = 0
+    float_means: list[np.ndarray] = field(default_factory=list)  # one per sample
 
     @property
     def name(self) -> str:
         return self.op.node_name
 
     def add_float(self, x: np.ndarray) -> None:
-        """Add one sample's float pre-activation output (from the float input `x`)."""
+        """Add one sample's per-channel mean float pre-activation output (from the float input `x`)."""
         pre = self.float_kernel(x, *[a for a in self.float_operands if a is not None])
-        self.float_sum += _channel_sums(pre)
-        self.count += pre.size // pre.shape[-1]
+        self.float_means.append(_channel_means(pre))
 
-    def quantized_sum(self, x_quantized: np.ndarray, bias: np.ndarray) -> np.ndarray:
-        """The channel sums of the quantized pre-activation output (real units) for the integer input."""
+    def quantized_mean(self, x_quantized: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """One sample's per-channel mean quantized pre-activation output (real units) for the integer input."""
         weight = _constant(self.op.weight)
         accumulator = self.accumulator_kernel(x_quantized, weight, bias)
-        return (_channel_sums(accumulator) - self.offset * (accumulator.size // accumulator.shape[-1])) * self.unit
+        return (_channel_means(accumulator) - self.offset) * self.unit
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         element = self.op.input.type.element_type
@@ -230,7 +303,6 @@ def _layers(quantized: ModuleOp, float_module: ModuleOp) -> list[_Layer]:
             continue
         if _constant(op.weight) is None or _constant(op.bias) is None:
             continue
-        channels = weight.shape[-1]
         layers.append(
             _Layer(
                 op=op,
@@ -240,7 +312,6 @@ def _layers(quantized: ModuleOp, float_module: ModuleOp) -> list[_Layer]:
                 accumulator_kernel=_accumulator_kernel(op),
                 unit=accumulator_unit(op),
                 offset=accumulator_offset(op).astype(np.float64),
-                float_sum=np.zeros(channels),
             )
         )
     return layers
@@ -256,13 +327,13 @@ def _float_pass(
     regular: bool,
     progress: bool | None,
     progress_file: TextIO | None,
-) -> tuple[list[dict[str, np.ndarray]], dict[_Layer, np.ndarray]]:
-    """Stream the samples through the float module: every layer's float sums,
-    and with `regular` its quantized sums on the float inputs. Returns the
-    checked samples and the quantized sums."""
+) -> tuple[list[dict[str, np.ndarray]], dict[_Layer, list[np.ndarray]]]:
+    """Stream the samples through the float module: every layer's float means,
+    and with `regular` its quantized means on the float inputs. Returns the
+    checked samples and the quantized means (one per sample)."""
     interpreter, offset = tapped_interpreter(float_module, [layer.float_input for layer in layers])
     specs = dict(zip(interpreter.input_names, interpreter.input_types))
-    quantized_sums = {layer: np.zeros_like(layer.float_sum) for layer in layers}
+    quantized_means: dict[_Layer, list[np.ndarray]] = {layer: [] for layer in layers}
     checked = []
     for sample in iterate_calibration_samples(
         samples, specs, what="bias correction", progress=progress, progress_file=progress_file
@@ -274,21 +345,26 @@ def _float_pass(
                 layer.add_float(x)
                 if regular:
                     bias = _constant(layer.op.bias)
-                    quantized_sums[layer] += layer.quantized_sum(layer.quantize_input(x), bias)
-    return checked, quantized_sums
+                    quantized_means[layer].append(layer.quantized_mean(layer.quantize_input(x), bias))
+    return checked, quantized_means
 
 
-def _correction(layer: _Layer, quantized_sum: np.ndarray) -> np.ndarray:
-    return (layer.float_sum - quantized_sum) / max(layer.count, 1)
+def _errors(layer: _Layer, quantized_means: list[np.ndarray]) -> np.ndarray:
+    """The layer's per-sample, per-channel mean errors (samples x channels)."""
+    return np.stack(layer.float_means) - np.stack(quantized_means)
 
 
 def run_layer_by_layer(
-    quantized: ModuleOp, samples: Sequence[Mapping[str, Any]], layers: list[_Layer]
+    quantized: ModuleOp,
+    samples: Sequence[Mapping[str, Any]],
+    layers: list[_Layer],
+    estimate: Estimator = reliable_correction,
 ) -> tuple[dict[_Layer, np.ndarray], list[list[np.ndarray]]]:
     """Run the quantized function op by op over all `samples` at once; before each
-    layer runs, measure its error on the inputs the (corrected) prefix produced,
-    and run it with its corrected bias. Returns each layer's correction and
-    each sample's outputs (those of the corrected network)."""
+    layer runs, measure its errors on the inputs the (corrected) prefix produced,
+    and run it with the bias corrected by `estimate` of them. Returns each
+    layer's errors (samples x channels, before its correction) and each sample's
+    outputs (those of the corrected network)."""
     function = find_function(quantized)
     names = Interpreter(quantized).input_names
     by_op = {layer.op: layer for layer in layers}
@@ -301,7 +377,7 @@ def run_layer_by_layer(
     values: dict[SSAValue, list[np.ndarray]] = {
         argument: [np.asarray(sample[name]) for sample in samples] for argument, name in zip(function.args, names)
     }
-    corrections: dict[_Layer, np.ndarray] = {}
+    errors: dict[_Layer, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for index, op in enumerate(body[:-1]):
             kernel = KERNELS[type(op)](op)
@@ -312,10 +388,9 @@ def run_layer_by_layer(
                 continue
             layer = by_op.get(op)
             if layer is not None:
-                inputs = values[op.input]
-                quantized_sum = sum(layer.quantized_sum(x, constants[op.bias]) for x in inputs)
-                corrections[layer] = _correction(layer, quantized_sum)
-                constants[op.bias] = corrected_bias(op, corrections[layer])[0]
+                bias = constants[op.bias]
+                errors[layer] = _errors(layer, [layer.quantized_mean(x, bias) for x in values[op.input]])
+                constants[op.bias] = corrected_bias(op, estimate(errors[layer]))[0]
             per_sample = [
                 kernel(*[constants[v] if v in constants else values[v][i] for v in op.operands]) for i in range(len(samples))
             ]
@@ -326,7 +401,7 @@ def run_layer_by_layer(
                     values.pop(operand, None)
     returned = body[-1].operands
     outputs = [[constants[v] if v in constants else values[v][i] for v in returned] for i in range(len(samples))]
-    return corrections, outputs
+    return errors, outputs
 
 
 def bias_corrected_module(
@@ -335,19 +410,39 @@ def bias_corrected_module(
     samples: Iterable[Mapping[str, Any]],
     kind: BiasCorrectionType,
     *,
+    estimate: Estimator = reliable_correction,
     progress: bool | None = None,
     progress_file: TextIO | None = None,
 ) -> ModuleOp:
     """A copy of `quantized` with the biases of its conv / dense layers corrected
     (`kind` REGULAR or ITERATIVE) on `samples` ({input name: array}, read once),
-    against `float_module`, the float module it was quantized from (same node names)."""
+    against `float_module`, the float module it was quantized from (same node
+    names); each layer's correction is `estimate` of its measured errors."""
     if kind is BiasCorrectionType.NONE:
         return quantized
     corrected = quantized.clone()
-    for op, correction in _measure(corrected, float_module, samples, kind, progress, progress_file).items():
-        record_correction(op, correction)
+    for op, errors in _measure(corrected, float_module, samples, kind, estimate, progress, progress_file).items():
+        record_correction(op, estimate(errors))
     BiasCorrectionPass().apply(sima_context(), corrected)
     return corrected
+
+
+def measure_channel_errors(
+    quantized: ModuleOp,
+    float_module: ModuleOp,
+    samples: Iterable[Mapping[str, Any]],
+    kind: BiasCorrectionType,
+    *,
+    estimate: Estimator = reliable_correction,
+    progress: bool | None = None,
+) -> dict[str, np.ndarray]:
+    """Node name -> the errors `kind` bias correction measures at that layer of
+    `quantized` on `samples` (samples x output channels: each sample's mean of
+    float - quantized pre-activation output, real units); for ITERATIVE each
+    layer's are measured after the layers before it were corrected with
+    `estimate`. `quantized` itself is not changed."""
+    measured = _measure(quantized.clone(), float_module, samples, kind, estimate, progress, None)
+    return {op.node_name: errors for op, errors in measured.items()}
 
 
 def measure_bias_corrections(
@@ -356,13 +451,14 @@ def measure_bias_corrections(
     samples: Iterable[Mapping[str, Any]],
     kind: BiasCorrectionType,
     *,
+    estimate: Estimator = reliable_correction,
     progress: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Node name -> the correction (real units, one per output channel) that
     `kind` bias correction would add to that layer of `quantized`, measured on
     `samples`; `quantized` itself is not changed."""
-    measured = _measure(quantized.clone(), float_module, samples, kind, progress, None)
-    return {op.node_name: correction for op, correction in measured.items()}
+    measured = measure_channel_errors(quantized, float_module, samples, kind, estimate=estimate, progress=progress)
+    return {node: estimate(errors) for node, errors in measured.items()}
 
 
 def _measure(
@@ -370,6 +466,7 @@ def _measure(
     float_module: ModuleOp,
     samples: Iterable[Mapping[str, Any]],
     kind: BiasCorrectionType,
+    estimate: Estimator,
     progress: bool | None,
     progress_file: TextIO | None,
 ) -> dict[QuantizedGemmOp, np.ndarray]:
@@ -377,11 +474,11 @@ def _measure(
     if not layers:
         return {}
     regular = kind is BiasCorrectionType.REGULAR
-    checked, quantized_sums = _float_pass(float_module, layers, samples, regular, progress, progress_file)
+    checked, quantized_means = _float_pass(float_module, layers, samples, regular, progress, progress_file)
     if regular:
-        return {layer.op: _correction(layer, quantized_sums[layer]) for layer in layers}
-    corrections, _ = run_layer_by_layer(quantized, checked, layers)
-    return {layer.op: correction for layer, correction in corrections.items()}
+        return {layer.op: _errors(layer, quantized_means[layer]) for layer in layers}
+    errors, _ = run_layer_by_layer(quantized, checked, layers, estimate)
+    return {layer.op: layer_errors for layer, layer_errors in errors.items()}
 
 
 __all__ = [
@@ -389,6 +486,9 @@ __all__ = [
     "SampleRecorder",
     "bias_corrected_module",
     "measure_bias_corrections",
+    "measure_channel_errors",
+    "reliable_correction",
+    "shrunk_mean",
     "recorder_for",
     "run_layer_by_layer",
 ]
