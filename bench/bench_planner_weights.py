@@ -34,17 +34,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _sqnr_db(reference: list[np.ndarray], approximation: list[np.ndarray]) -> float:
-    signal = sum(float(np.sum(np.square(r, dtype=np.float64))) for r in reference)
-    noise = sum(float(np.sum(np.square(r.astype(np.float64) - a))) for r, a in zip(reference, approximation))
-    return float("inf") if noise == 0 else 10 * float(np.log10(signal / noise))
-
-
-def _top1(reference: list[np.ndarray], approximation: list[np.ndarray]) -> float:
-    agree = [np.argmax(r, axis=-1) == np.argmax(a, axis=-1) for r, a in zip(reference, approximation)]
-    return float(np.mean(np.concatenate([a.ravel() for a in agree])))
-
-
 def _plain_per_channel(weight: np.ndarray, quantize_weight_tensor) -> np.ndarray:
     """Per-channel symmetric int8 rounding at 127 / max|w_c| (fake-quantized)."""
     from afe.ir.quantization_conv import weight_quantization_scale
@@ -82,6 +71,8 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_quantization_accuracy import sqnr_db as _sqnr_db, top1_agreement as _top1
     import afe.ir.quantization_conv as planner
     import passes.quantize_gemm as quantize_gemm
     from afe.apis.defines import default_quantization, int16_quantization
