@@ -445,22 +445,6 @@ def measure_channel_errors(
     return {op.node_name: errors for op, errors in measured.items()}
 
 
-def measure_bias_corrections(
-    quantized: ModuleOp,
-    float_module: ModuleOp,
-    samples: Iterable[Mapping[str, Any]],
-    kind: BiasCorrectionType,
-    *,
-    estimate: Estimator = reliable_correction,
-    progress: bool | None = None,
-) -> dict[str, np.ndarray]:
-    """Node name -> the correction (real units, one per output channel) that
-    `kind` bias correction would add to that layer of `quantized`, measured on
-    `samples`; `quantized` itself is not changed."""
-    measured = measure_channel_errors(quantized, float_module, samples, kind, estimate=estimate, progress=progress)
-    return {node: estimate(errors) for node, errors in measured.items()}
-
-
 def _measure(
     quantized: ModuleOp,
     float_module: ModuleOp,
@@ -485,7 +469,6 @@ __all__ = [
     "BIAS_CORRECTION_SAMPLES",
     "SampleRecorder",
     "bias_corrected_module",
-    "measure_bias_corrections",
     "measure_channel_errors",
     "reliable_correction",
     "shrunk_mean",

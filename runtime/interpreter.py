@@ -133,6 +133,19 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+def returned_values(env, slots: Sequence[int]) -> list[np.ndarray]:
+    """The arrays at `slots` of `env`, as `run` returns them: constants, inputs and
+    their views are read-only, and a value returned twice is copied, so the caller
+    may write to every output."""
+    outputs: list[np.ndarray] = []
+    for slot in slots:
+        array = env[slot]
+        if not array.flags.writeable or any(array is seen for seen in outputs):
+            array = array.copy()
+        outputs.append(array)
+    return outputs
+
+
 class Interpreter:
     """Runs a float `sima` function with NumPy kernels.
 
@@ -275,24 +288,17 @@ class Interpreter:
     def run(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
         """Execute the function; one array per func.return operand."""
         env = self._initial_env.copy()
-        bound = self._bind(inputs)
+        bound = self.bind(inputs)
         for slot, value in zip(self._arg_slots, bound):
             env[slot] = value
         shapes = tuple(value.shape for value in bound)
-        with np.errstate(all="ignore"), self._blas_limit():  # ONNX semantics: inf and nan, not warnings
+        with np.errstate(all="ignore"), self.blas_limit():  # ONNX semantics: inf and nan, not warnings
             if shapes in self._checked_shapes:
                 self._run_unchecked(env)
             else:
                 self._run_checked(env)
                 self._checked_shapes.add(shapes)
-        outputs: list[np.ndarray] = []
-        for slot in self._output_slots:
-            array = env[slot]
-            # constants, inputs and their views are read-only; a value returned twice is copied
-            if not array.flags.writeable or any(array is seen for seen in outputs):
-                array = array.copy()
-            outputs.append(array)
-        return outputs
+        return returned_values(env, self._output_slots)
 
     def _run_checked(self, env: list[Any]) -> None:
         """Run the plan, checking every kernel's results against the op's result types."""
@@ -333,7 +339,8 @@ class Interpreter:
         except Exception as error:
             raise KernelError(f"{where} failed: {error}") from error
 
-    def _blas_limit(self) -> contextlib.AbstractContextManager:
+    def blas_limit(self) -> contextlib.AbstractContextManager:
+        """The BLAS thread cap of `blas_threads` while it lasts (a no-op when None)."""
         if self.blas_threads is None:
             return contextlib.nullcontext()
         return _blas_controller().limit(limits=self.blas_threads, user_api="blas")
@@ -344,13 +351,6 @@ class Interpreter:
     def bind(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
         """The inputs checked and bound as `run` takes them: read-only arrays in input order
         (other executors of the same function, e.g. `runtime.onnx_backend`, bind with it)."""
-        return self._bind(inputs)
-
-    def blas_limit(self) -> contextlib.AbstractContextManager:
-        """The BLAS thread cap of `blas_threads` while it lasts (a no-op when None)."""
-        return self._blas_limit()
-
-    def _bind(self, inputs: Mapping[str, Any] | Sequence[Any] | np.ndarray) -> list[np.ndarray]:
         names = self.input_names
         if isinstance(inputs, Mapping):
             unknown = [str(k) for k in inputs if k not in names]

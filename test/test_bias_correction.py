@@ -35,7 +35,7 @@ from afe.apis.errors import UserFacingException
 from afe.core.quantize_pipeline import quantize_float_module
 from models import load_real_net, nhwc_samples
 from passes.bias_correction import BiasCorrectionPass, accumulator_unit, record_correction
-from runtime.bias_correction import SampleRecorder, measure_bias_corrections, measure_channel_errors, reliable_correction, shrunk_mean
+from runtime.bias_correction import SampleRecorder, measure_channel_errors, reliable_correction, shrunk_mean
 from runtime.error_analysis import match_nodes, tapped_interpreter
 from runtime.integer_arithmetic import ArithFoldedRequantization, TFLiteRequantization, dequantize
 from runtime.interpreter import find_function
@@ -324,8 +324,10 @@ def test_corrections_change_the_biases_and_nothing_else(quantized):
 def test_iterative_starts_where_regular_does(quantized, calibration):
     """The first layer reads the network's input, the same for both: same correction."""
     modules, samples = quantized[BiasCorrectionType.NONE], calibration[:4]
-    regular = measure_bias_corrections(modules.quantized, modules.float_reference, samples, REGULAR)
-    iterative = measure_bias_corrections(modules.quantized, modules.float_reference, samples, ITERATIVE)
+    regular, iterative = (
+        {node: reliable_correction(errors) for node, errors in measure_channel_errors(modules.quantized, modules.float_reference, samples, kind).items()}
+        for kind in (REGULAR, ITERATIVE)
+    )
     first = next(iter(regular))
     np.testing.assert_allclose(iterative[first], regular[first], rtol=1e-9, atol=1e-12)
     assert any(not np.allclose(iterative[n], regular[n]) for n in regular)

@@ -34,7 +34,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.traits import Pure
 
 from runtime.errors import InterpreterError, KernelError
-from runtime.interpreter import Interpreter, describe
+from runtime.interpreter import Interpreter, describe, returned_values
 from runtime.onnx_backend.graph import IR_VERSION, OPSET, Fragment, NameSource, onnx_type
 from runtime.onnx_backend.lower import INT16_LOWERINGS, LOWERINGS, TABLE_LOWERINGS, NotLowerable, Operands
 from sima_dialect.element_types import element_type_to_numpy
@@ -275,13 +275,7 @@ class OnnxProgram:
                     env.update(self._run_numpy(step, env))
                 else:
                     self._run_segment(step, env)
-        outputs: list[np.ndarray] = []
-        for slot in self._output_slots:
-            array = env[slot]
-            if not array.flags.writeable or any(array is seen for seen in outputs):
-                array = array.copy()
-            outputs.append(array)
-        return outputs
+        return returned_values(env, self._output_slots)
 
     def __call__(self, inputs):
         return self.run(inputs)
