@@ -133,6 +133,18 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+def live_ops(body: list[Operation]) -> set[Operation]:
+    """The ops of a function body (its return last) whose results are needed, or
+    that have effects (are not Pure): the ones an executor must run."""
+    needed: set[SSAValue] = set(body[-1].operands)
+    live: set[Operation] = set()
+    for op in reversed(body[:-1]):
+        if not op.has_trait(Pure) or any(r in needed for r in op.results):
+            live.add(op)
+            needed.update(op.operands)
+    return live
+
+
 def returned_values(env, slots: Sequence[int]) -> list[np.ndarray]:
     """The arrays at `slots` of `env`, as `run` returns them: constants, inputs and
     their views are read-only, and a value returned twice is copied, so the caller
@@ -189,7 +201,7 @@ class Interpreter:
         returned = body[-1].operands
         self.output_types: list[TensorSpec] = [_spec(v, f"output {i}") for i, v in enumerate(returned)]
 
-        live = self._live_ops(body)
+        live = live_ops(body)
         slots: dict[SSAValue, int] = {}
 
         def slot_of(value: SSAValue) -> int:
@@ -233,16 +245,6 @@ class Interpreter:
             self._initial_env[slot] = value
         # input shapes with which a run has checked every kernel's results
         self._checked_shapes: set[tuple[tuple[int, ...], ...]] = set()
-
-    def _live_ops(self, body: list[Operation]) -> set[Operation]:
-        """Ops whose results are needed, or that have effects (are not Pure)."""
-        needed: set[SSAValue] = set(body[-1].operands)
-        live: set[Operation] = set()
-        for op in reversed(body[:-1]):
-            if not op.has_trait(Pure) or any(r in needed for r in op.results):
-                live.add(op)
-                needed.update(op.operands)
-        return live
 
     def _with_frees(self, steps, constants: dict[int, np.ndarray]) -> list[_Step]:
         """Attach to each step the slots it reads or writes for the last time."""

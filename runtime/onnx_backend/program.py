@@ -34,7 +34,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.traits import Pure
 
 from runtime.errors import InterpreterError, KernelError
-from runtime.interpreter import Interpreter, describe, returned_values
+from runtime.interpreter import Interpreter, describe, live_ops, returned_values
 from runtime.onnx_backend.graph import IR_VERSION, OPSET, Fragment, NameSource, onnx_type
 from runtime.onnx_backend.lower import INT16_LOWERINGS, LOWERINGS, TABLE_LOWERINGS, NotLowerable, Operands
 from sima_dialect.element_types import element_type_to_numpy
@@ -120,7 +120,7 @@ class OnnxProgram:
             return slots.setdefault(value, len(slots))
 
         self._arg_slots = [slot_of(arg) for arg in function.args]
-        live = _live_ops(body)
+        live = live_ops(body)
         constants: dict[int, np.ndarray] = {}
         names = NameSource()
         plan: list[_NumpyStep | tuple[Operation, Fragment]] = []
@@ -346,14 +346,3 @@ class OnnxProgram:
 
     def segment_count(self) -> int:
         return sum(isinstance(step, _Segment) for step in self._program)
-
-
-def _live_ops(body: list[Operation]) -> set[Operation]:
-    """Ops whose results are needed, or that have effects (are not Pure)."""
-    needed: set[SSAValue] = set(body[-1].operands)
-    live: set[Operation] = set()
-    for op in reversed(body[:-1]):
-        if not op.has_trait(Pure) or any(r in needed for r in op.results):
-            live.add(op)
-            needed.update(op.operands)
-    return live
