@@ -227,6 +227,9 @@ max|x| * max_c sum_k |w[k, c]| (every partial sum of a column, in any order,
 is below it), computed once from the actual weights, and prove from it and
 the bias that the int32 checks above cannot fail; where the proof fails they
 run the checked functions of this module (`runtime/integer_kernels/exact_float.py`).
+Functions of one int8 / int16 value (dequantize, requantize, lut, a qadd / qmul
+with a one-value constant, and chains of them over one tensor) are tables made
+by running the kernels on every value of the type (`runtime/integer_kernels/chains.py`).
 This is evaluation only: it computes exactly the integers defined above.
 """
 
@@ -752,6 +755,8 @@ def quantize(x: np.ndarray, step: float, zero_point: int, output_type: int | Sca
     x = np.asarray(x)
     if x.dtype.kind not in "fV":  # "V": ml_dtypes' bfloat16
         raise TypeError(f"quantize takes a float array, got {x.dtype}")
+    if x.ndim == 0:  # NumPy gives scalars, not arrays, for 0-d steps below (no item assignment)
+        return quantize(x.reshape(1), step, zero_point, output_type).reshape(())
     values = x.astype(np.float64)
     if np.any(np.isnan(values)):
         raise ArithmeticOverflowError("cannot quantize NaN")

@@ -9,8 +9,9 @@ results live in, and the slots whose last reader it is, so intermediates are
 freed as soon as they are dead. Pure ops whose operands are all constants
 (sima.constant itself, and e.g. a transpose of a weight) run once, at compile
 time; their results are cached, read-only, with the constants. Pure ops whose
-results nobody reads are dropped. `run` then only binds the inputs and calls
-the kernels in order.
+results nobody reads are dropped. A chain of elementwise integer ops over one
+int8 / int16 tensor becomes one table lookup (`integer_kernels.chains`). `run`
+then only binds the inputs and calls the kernels in order.
 
 The first run with given input shapes checks every kernel's results against
 the IR's result types; later runs with the same shapes skip the checks (a
@@ -36,6 +37,7 @@ from xdsl.traits import Pure
 
 from runtime.errors import InputError, InterpreterError, KernelError, UnsupportedOpError
 from runtime.kernels import KERNELS
+from runtime.integer_kernels.chains import fuse_elementwise_chains
 from runtime.kernels.base import KernelBuilder
 from sima_dialect.element_types import element_type_to_numpy
 
@@ -238,6 +240,7 @@ class Interpreter:
         self._output_slots = [slots[v] for v in returned]
         self._constants = constants
         self._slot_count = len(slots)
+        steps = fuse_elementwise_chains(steps, constants, set(self._output_slots))
         self._steps = self._with_frees(steps, constants)
         self._unchecked_steps = [step.unchecked() for step in self._steps]
         self._initial_env: list[Any] = [None] * self._slot_count

@@ -147,7 +147,7 @@ def test_quantize_by_the_rounded_quotient_is_the_exact_quantize(bits, step, data
     zero_point = data.draw(st.integers(-100, 100))
     halves = st.integers(-(2**12), 2**12).map(lambda k: np.float32(k * step / 2))  # at and next to the ties
     near = halves.flatmap(lambda v: st.sampled_from([v, np.nextafter(v, np.float32(np.inf)), np.nextafter(v, np.float32(-np.inf))]))
-    x = data.draw(hnp.arrays(np.float32, hnp.array_shapes(max_dims=2, max_side=8), elements=st.one_of(st.floats(width=32, allow_nan=False), near)))
+    x = data.draw(hnp.arrays(np.float32, hnp.array_shapes(min_dims=0, max_dims=2, max_side=8), elements=st.one_of(st.floats(width=32, allow_nan=False), near)))
     output_type = signed_integer_type(bits)
     fast = quantize_rounding_quotient(step, zero_point, output_type, quantize)
     np.testing.assert_array_equal(fast(x), quantize(x, step, zero_point, output_type))
@@ -157,3 +157,51 @@ def test_quantize_by_the_rounded_quotient_refuses_nan_as_the_exact_one_does():
     fast = quantize_rounding_quotient(0.5, 0, INT8, quantize)
     with pytest.raises(ArithmeticOverflowError, match="cannot quantize NaN"):
         fast(np.array([1.0, np.nan], dtype=np.float32))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([np.int8, np.int16]), st.integers(-5, 5), st.integers(-300, 300),
+    st.sampled_from([(2, 1 << 17), (3, 1 << 17 | 1), (1 << 18,), (5, 7)]), st.booleans(), st.integers(0, 2**32 - 1),
+)
+def test_int8_tables_read_by_byte_pairs_are_the_function(output_dtype, multiplier, offset, shape, strided, seed):
+    """int8 -> int8 / int16 tables are read two values at a time (`paired_table`) on
+    large contiguous arrays of even size, one at a time otherwise (odd sizes, strided
+    views, small arrays): against the function itself."""
+    from runtime.integer_arithmetic import lookup, saturate
+    from runtime.integer_kernels.exact_float import paired_table, table_lookup_kernel
+
+    bits = np.dtype(output_dtype).itemsize * 8
+    kernel = lambda q: saturate(q.astype(np.int64) * multiplier + offset, signed_integer_type(bits))  # noqa: E731
+    x = np.random.default_rng(seed).integers(-128, 128, shape).astype(np.int8)
+    if strided:
+        x = x[..., ::2]
+    tabulated = tabulate_unary(kernel, np.dtype(np.int8))
+    assert paired_table(value_table(kernel, np.dtype(np.int8))) is not None
+    np.testing.assert_array_equal(tabulated(x), kernel(x))
+    table = kernel(np.arange(-128, 128, dtype=np.int8))  # sima.lut's table, indexed by q - min
+    np.testing.assert_array_equal(table_lookup_kernel(lookup, np.dtype(np.int8))(x, table), lookup(x, table))
+
+
+@SETTINGS
+@given(st.integers(1, 127), st.integers(8, 38), st.integers(1, 127), st.integers(8, 38), st.booleans(), st.data())
+def test_a_tabulated_int8_add_with_a_constant_operand_is_the_checked_add(m1, n1, m2, n2, constant_first, data):
+    """One operand a single read-only value (an op's constant): the op is read as
+    a function of the other (a row or column of the pair table, by byte pairs)."""
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=4, max_side=5))
+    x = data.draw(int_arrays(np.int8, shape))
+    constant = np.full((1,) * data.draw(st.integers(0, 5)), data.draw(st.integers(-128, 127)), dtype=np.int8)
+    constant.flags.writeable = False
+    rescales = InputRescale(3, m1, n1), InputRescale(-7, m2, n2)
+    requantization = TFLiteRequantization(np.array(64), np.array(20), 5)
+
+    def checked(a, b):
+        return add_integers(a, b, *rescales, 20, requantization, INT8, subtract=True)
+
+    table = tabulate_binary(checked, np.dtype(np.int8), np.dtype(np.int8))
+    assert table is not None  # shifts >= 8 keep every pair in range
+    lhs, rhs = (constant, x) if constant_first else (x, constant)
+    result, expected = table(lhs, rhs), checked(lhs, rhs)
+    assert result.shape == expected.shape
+    np.testing.assert_array_equal(result, expected)
+

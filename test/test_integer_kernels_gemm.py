@@ -416,3 +416,50 @@ def test_the_float_requantizer_decides_ties_exactly(shift, output_bits):
     np.testing.assert_array_equal(requantize(scaled.copy()), expected)
     exact_in_float32 = np.abs(products[:, 0]) < 2**24  # the GEMM's bound for a float32 product
     np.testing.assert_array_equal(requantize(scaled[exact_in_float32].astype(np.float32)), expected[exact_in_float32])
+
+
+@st.composite
+def int15_sums(draw):
+    """Full int16 x int8 sums S (with P = floor(S / 2**h) + B in int32), sima shifts
+    including 0 and the largest, and an 8- or 16-bit output."""
+    channels = draw(st.integers(1, 4))
+    output_bits = draw(st.sampled_from([8, 16]))
+    shift = draw(st.lists(st.sampled_from([0, 1, 2, 7, 15, 16, 29, 30, 31]), min_size=channels, max_size=channels))
+    intrinsic = np.array(draw(st.lists(st.sampled_from([1, 8]), min_size=channels, max_size=channels)), dtype=np.int64)
+    bias = np.array(draw(st.lists(st.integers(-(2**29), 2**29), min_size=channels, max_size=channels)), dtype=np.int64)
+    rows = draw(st.integers(1, 6))
+    # P anywhere in [-2**29, 2**29] or small (near 0 and the int8 / int16 saturation edges)
+    values = st.one_of(st.integers(-(2**29), 2**29), st.integers(-(2**17), 2**17))
+    products = np.array(draw(st.lists(st.lists(values, min_size=channels, max_size=channels), min_size=rows, max_size=rows)), dtype=np.int64)
+    for c in range(channels):  # row 0 at and next to a tie of the rounding: P + B = (k + 1/2) * 2**n (+-1)
+        n = shift[c]
+        bound = min(300, (1 << max(0, 30 - n)) >> 1)  # P + B stays in int32
+        k = draw(st.integers(-bound, bound))
+        products[0, c] = ((k * 2 + 1) << n >> 1) - bias[c] + draw(st.integers(-1, 1))
+    remainders = np.array(draw(st.lists(st.lists(st.integers(0, 255), min_size=channels, max_size=channels), min_size=rows, max_size=rows)))
+    sums = (products << intrinsic) + remainders % (1 << intrinsic)  # floor(S / 2**h) = P
+    relu = draw(st.booleans())
+    return sums, intrinsic, bias, shift, output_bits, relu
+
+
+@SETTINGS
+@given(int15_sums())
+def test_an_int15_floor_merged_into_the_sima_rounding_gives_the_same_integers(case):
+    """merge_floor: y = floor((S + B * 2**h + 2**(n+h-1)) / 2**(n+h)) from one float64
+    add, against the reference requantization of floor(S / 2**h) + B; where
+    `floor_merges` refuses (a shift of 0, or n + h + bits > 53) the floor stays."""
+    from runtime.integer_kernels.exact_float import FloatRequantizer, floor_merges
+
+    sums, intrinsic, bias, shift, output_bits, relu = case
+    r = dict(mode="sima", output_bits=output_bits, relu=relu, shift=shift, multiplier=None, zero_point=0, intrinsic=intrinsic.tolist())
+    requantization = requantization_object(r)
+    requantize = FloatRequantizer(requantization, bias, np.dtype(f"int{output_bits}"), relu, intrinsic_shift=intrinsic, merge_floor=True)
+    merged = floor_merges(requantization, intrinsic, output_bits)
+    assert merged == (min(shift) >= 1 and max(np.array(shift) + intrinsic) + output_bits <= 53)
+    assert requantize.floor_product != merged
+    floored = sums >> intrinsic
+    expected = [
+        [reference_requantize(int(floored[row, c]) + int(bias[c]), c, r) for c in range(len(shift))] for row in range(sums.shape[0])
+    ]
+    product = sums.astype(np.float64) * requantize.weight_scale  # what the GEMM returns (exact: a power of two)
+    np.testing.assert_array_equal(requantize(product), expected)

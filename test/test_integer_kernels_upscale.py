@@ -91,6 +91,13 @@ def reference_conv_transpose(case) -> np.ndarray:
 @given(conv_transpose_cases())
 def test_qconv2d_transpose_matches_the_python_int_reference(case):
     r = case["requant"]
+    result = run_conv_transpose(case)
+    assert result.dtype == np.dtype(f"int{r['output_bits']}")
+    np.testing.assert_array_equal(result, reference_conv_transpose(case))
+
+
+def run_conv_transpose(case) -> np.ndarray:
+    r = case["requant"]
 
     def build(x, w, b):
         return QConv2DTransposeOp(
@@ -99,9 +106,30 @@ def test_qconv2d_transpose_matches_the_python_int_reference(case):
             output_padding=case["output_padding"], relu=r["relu"],
         )
 
-    result = run_op(build, [(case["x"], quant(case["input_bits"], 0.25, case["zero_point"]))], [case["weight"], case["bias"]])
-    assert result.dtype == np.dtype(f"int{r['output_bits']}")
-    np.testing.assert_array_equal(result, reference_conv_transpose(case))
+    return run_op(build, [(case["x"], quant(case["input_bits"], 0.25, case["zero_point"]))], [case["weight"], case["bias"]])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.integers(-(2**10), 2**10), st.data())  # the stuffed zero points are summed over all 2048 taps
+def test_int16_transposed_convolutions_past_the_proven_bound_take_the_checked_path(zero_point, data):
+    """1024 input channels of weight +-127: the int15 high-byte product << 7 could
+    leave int32, so nothing is proven and the checked contraction runs (the small
+    case of the reference above takes the float path): still the reference's integers."""
+    from runtime.integer_kernels.exact_float import GemmBounds
+
+    c_in = 1024
+    weight = np.full((1, 2, c_in, 2), 127, dtype=np.int8)
+    weight[:, :, ::2, 1] = -127
+    x = np.full((1, 2, 1, c_in), zero_point, dtype=np.int16)
+    x[0, :, 0, :6] = data.draw(int_arrays(16, (2, 6)))  # a few real values, so the sums stay in int32
+    strides, pads, intrinsic = [1, 2], [0, 1, 0, 0], 1
+    shape = conv2d_transpose_output_shape(x.shape, weight.shape, strides, pads, [1, 1], [0, 0], 1)
+    l1 = np.abs(weight.astype(np.int64)).sum(axis=(0, 1, 2))
+    assert not GemmBounds(l1, 16, np.zeros(2), np.full(2, intrinsic)).proves_checks
+    requant = dict(mode="sima", output_bits=32, relu=False, shift=[3], multiplier=None, zero_point=0, intrinsic=[intrinsic])
+    case = dict(x=x, weight=weight, bias=np.array([5, -5], dtype=np.int32), zero_point=zero_point, strides=strides, pads=pads,
+                dilations=[1, 1], output_padding=[0, 0], shape=shape, input_bits=16, requant=requant)
+    np.testing.assert_array_equal(run_conv_transpose(case), reference_conv_transpose(case))
 
 
 # ---------------------------------------------------------------------------

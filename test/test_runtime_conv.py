@@ -292,3 +292,33 @@ def test_dense_matches_loops_and_onnxruntime_gemm(input_shape, with_bias):
     flat = x.reshape(-1, 3)
     gemm = run_onnx_node("Gemm", {"x": flat}, ["y"], {"w": w, **({"b": b} if b is not None else {})})[0]
     np.testing.assert_allclose(got.reshape(-1, 5), gemm, rtol=RTOL, atol=ATOL)
+
+
+def _poisoned(pad):
+    """`pad` with the padding rows it may leave unwritten (fill_rows=False) set to NaN."""
+
+    def padded(x, pads, *args, **kwargs):
+        fill_rows = kwargs.get("fill_rows", args[-1] if args and isinstance(args[-1], bool) else True)
+        out = pad(x, pads, *args, **kwargs)
+        if not fill_rows:
+            top, bottom = pads[0], pads[2]
+            out[:, :top] = np.nan
+            out[:, out.shape[1] - bottom :] = np.nan
+        return out
+
+    return padded
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_cases(), st.booleans())
+def test_depthwise_never_reads_the_padding_rows_it_leaves_unwritten(case, skip_padding_rows):
+    """Where the kernel rows that meet only padding are skipped, the top and bottom
+    padding rows are not written (`pad_spatial(fill_rows=False)`): NaN there must not reach the output."""
+    x, w, b, strides, pads, dilations, groups = case
+    with (
+        mock.patch.object(conv_kernels, "EINSUM_CALL_MULTIPLY_ADDS", -1 if skip_padding_rows else 10**12),
+        mock.patch.object(conv_kernels, "pad_spatial", _poisoned(conv_kernels.pad_spatial)),
+        mock.patch.object(conv_kernels, "_padded_column_phase", _poisoned(conv_kernels._padded_column_phase)),
+    ):
+        got = run_conv2d(x, w, b, strides, pads, dilations, groups)
+    np.testing.assert_allclose(got, conv2d_reference(x, w, b, strides, pads, dilations, groups), rtol=RTOL, atol=ATOL)

@@ -12,7 +12,9 @@ find, and falling back to the checked functions where the proof fails:
   65536 inputs: it is tabulated once by the checked function itself, so the
   table is right by construction. If the checked function raises for some
   input, the op is not tabulated (the checked function runs on the real data
-  and raises only if the data reaches that input).
+  and raises only if the data reaches that input). An int8 -> int8 / int16
+  table is also read two values at a time, from a table of byte pairs
+  (`paired_table`): one gather per two values.
 - GEMM products in floating point. Every partial sum of sum_k x[k] w[k, c] is
   bounded by max|x| * L1[c], L1[c] = sum_k |w[k, c]| the weights' actual
   column norm, whatever order BLAS sums in. When that bound is below 2**24
@@ -91,15 +93,48 @@ def unsigned_view(dtype: np.dtype) -> np.dtype:
     return np.dtype(f"uint{np.dtype(dtype).itemsize * 8}")
 
 
+# Byte pairs: an int8 table with entries of at most this many bytes is also
+# read two values at a time (`paired_table`), which halves the gathers.
+_PAIRED_ENTRY_BYTES = 2
+# From about this many values, the halved gathers win over fetching the pair table into
+# the cache (measured, cold table, warm data: 131072 values lose, 401408 win).
+_PAIRED_MIN_VALUES = 1 << 18
+# every uint16 as the two bytes it holds in memory (native order): row i = bytes of i
+_BYTE_PAIRS = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(1 << 16, 2)
+
+
+def paired_table(table: np.ndarray) -> np.ndarray | None:
+    """For a table indexed by the bit pattern of an int8 value, the table of
+    every pair of consecutive int8 values: entry i, i read as the two bytes it
+    holds in memory (b0, b1), holds (table[b0], table[b1]) as one unsigned
+    integer. `pairs.take(q.view(uint16))` is then `table.take(q.view(uint8))`,
+    two values per gather. None where the entries are too wide to pay."""
+    if table.shape != (256,) or table.dtype.itemsize > _PAIRED_ENTRY_BYTES:
+        return None
+    pairs = np.ascontiguousarray(table[_BYTE_PAIRS]).view(f"u{2 * table.dtype.itemsize}").reshape(1 << 16)
+    pairs.flags.writeable = False
+    return pairs
+
+
+def lookup_by_bit_pattern(table: np.ndarray, pairs: np.ndarray | None, q: np.ndarray, unsigned: np.dtype) -> np.ndarray:
+    """table[bit pattern of q], through `pairs` (`paired_table`) where q is a
+    contiguous int8 array of even size, large enough to pay for reading the
+    pair table (128 KB for int8 entries) into the cache."""
+    if pairs is not None and q.size >= _PAIRED_MIN_VALUES and q.size % 2 == 0 and q.flags.c_contiguous:
+        return pairs.take(q.reshape(-1).view(np.uint16)).view(table.dtype).reshape(q.shape)
+    return table.take(q.view(unsigned))
+
+
 def tabulate_unary(kernel: Callable[[np.ndarray], np.ndarray], dtype: np.dtype) -> Callable[[np.ndarray], np.ndarray] | None:
     """`kernel` as one lookup over every int8 / int16 value (see `value_table`), or None."""
     table = value_table(kernel, dtype)
     if table is None:
         return None
     unsigned = unsigned_view(dtype)
+    pairs = paired_table(table)
 
     def lookup(q: np.ndarray) -> np.ndarray:
-        return table.take(q.view(unsigned))
+        return lookup_by_bit_pattern(table, pairs, q, unsigned)
 
     return lookup
 
@@ -112,12 +147,18 @@ def table_lookup_kernel(lookup: Callable[[np.ndarray, np.ndarray], np.ndarray], 
         return lookup
     unsigned = unsigned_view(dtype)
     patterns = _by_bit_pattern(_all_values(dtype))
-    reordered = PreparedWeight(lambda table: lookup(patterns, table))
+
+    def reorder(table: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        by_pattern = lookup(patterns, table)
+        return by_pattern, paired_table(by_pattern)
+
+    reordered = PreparedWeight(reorder)
 
     def table_lookup(q: np.ndarray, table: np.ndarray) -> np.ndarray:
         if q.dtype != dtype:
             return lookup(q, table)  # refuses it with the checked kernel's error
-        return reordered(table).take(q.view(unsigned))
+        by_pattern, pairs = reordered(table)
+        return lookup_by_bit_pattern(by_pattern, pairs, q, unsigned)
 
     return table_lookup
 
@@ -140,12 +181,31 @@ def tabulate_binary(
         return None
     flat = np.ascontiguousarray(table).reshape(_PAIR_TABLE_SIZE)
     flat.flags.writeable = False
+    # With one operand a single value (an op's constant, the same array every run)
+    # the op is a function of the other alone: its row or column of the table,
+    # read two values at a time (`paired_table`).
+    of_lhs = PreparedWeight(lambda rhs: _unary_table(table[:, rhs.reshape(()).view(np.uint8)]))  # row i: lhs pattern i
+    of_rhs = PreparedWeight(lambda lhs: _unary_table(table[lhs.reshape(()).view(np.uint8), :]))
+    uint8 = np.dtype(np.uint8)
 
     def lookup(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        if rhs.size == 1 and not rhs.flags.writeable:
+            by_pattern, pairs = of_lhs(rhs)
+            return lookup_by_bit_pattern(by_pattern, pairs, lhs, uint8).reshape(np.broadcast_shapes(lhs.shape, rhs.shape))
+        if lhs.size == 1 and not lhs.flags.writeable:
+            by_pattern, pairs = of_rhs(lhs)
+            return lookup_by_bit_pattern(by_pattern, pairs, rhs, uint8).reshape(np.broadcast_shapes(lhs.shape, rhs.shape))
         high = np.left_shift(lhs.view(np.uint8), 8, dtype=np.uint16)
         return flat.take(high | rhs.view(np.uint8))
 
     return lookup
+
+
+def _unary_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 256-entry table indexed by bit pattern, read-only, with its `paired_table`."""
+    values = np.ascontiguousarray(values)
+    values.flags.writeable = False
+    return values, paired_table(values)
 
 
 # ---------------------------------------------------------------------------
@@ -155,6 +215,20 @@ def tabulate_binary(
 def _unsigned_offset_ok(bits: int) -> bool:
     # A * 2**-n + 1/2 - min_T stays within float64's 53 bits for 8- and 16-bit outputs
     return bits <= 16
+
+
+def floor_merges(requantization: BaseRequantization, intrinsic_shift: np.ndarray, output_bits: int) -> bool:
+    """Whether the int15 product's floor and a sima requantization round once, exactly.
+
+    For n >= 1, B + 2**(n-1) is an integer and 2**n a positive one, so
+    floor((floor(S / 2**h) + B + 2**(n-1)) / 2**n) = floor((S / 2**h + B + 2**(n-1)) / 2**n):
+    the requantization of P = floor(S / 2**h) is that of S with shift n + h and
+    bias B * 2**h. In float64 (`FloatRequantizer`'s unsigned path) the result's
+    bits + n + h significant bits must fit 53 (n = 0 keeps the floor)."""
+    if not isinstance(requantization, ArithFoldedRequantization) or output_bits > 16:
+        return False
+    n, h = np.broadcast_arrays(np.asarray(requantization.shift, dtype=np.int64), np.asarray(intrinsic_shift, dtype=np.int64))
+    return bool(n.size) and int(n.min()) >= 1 and output_bits + int((n + h).max()) <= 53
 
 
 class FloatRequantizer:
@@ -168,6 +242,10 @@ class FloatRequantizer:
       requantization is one add, a clip and a cast;
     - int16 input (`intrinsic_shift` given): weight_scale = 2**-h and
       P = floor(G + correction * 2**-h), the int15 algorithm's floor(S / 2**h);
+      with `merge_floor`, where `floor_merges` proves it the same integers,
+      sima to an 8- or 16-bit output instead rounds once: weight_scale =
+      2**-(n + h) and y = floor((S + B * 2**h + 2**(n + h - 1)) / 2**(n + h)),
+      as an int8 input's sima path with shift n + h and bias B * 2**h;
     - int8 input, tflite: weight_scale = 1.
 
     `correction[c]` is what the GEMM's input leaves out of S (a convolution
@@ -186,12 +264,17 @@ class FloatRequantizer:
         intrinsic_shift: np.ndarray | None = None,
         correction: np.ndarray | None = None,
         left_shift: int = 0,
+        merge_floor: bool = False,
     ):
         self.output_dtype = np.dtype(output_dtype)
         bits = self.output_dtype.itemsize * 8
         info = np.iinfo(self.output_dtype)
         low, high = int(info.min), int(info.max)
         bias = np.asarray(bias, dtype=np.int64)
+        sima_shift = getattr(requantization, "shift", None)  # n, for ArithFoldedRequantization
+        if merge_floor and intrinsic_shift is not None and floor_merges(requantization, intrinsic_shift, bits):
+            h = np.asarray(intrinsic_shift, dtype=np.int64)
+            bias, sima_shift, intrinsic_shift = bias << h, sima_shift + h, None
         self.floor_product = intrinsic_shift is not None
         self.product_offset = None
         if self.floor_product:
@@ -203,7 +286,7 @@ class FloatRequantizer:
         bias = bias.astype(np.float64)
         if isinstance(requantization, ArithFoldedRequantization):
             self.mode = "sima"
-            scale = np.ldexp(1.0, -requantization.shift)  # 2**-n per channel
+            scale = np.ldexp(1.0, -sima_shift)  # 2**-n per channel
             offset = bias * scale + 0.5  # floor(A * 2**-n + 1/2)
             low_clip = max(low, 0) if relu else low  # relu clamps A at 0, so the result at 0
             self.zero_point = 0
@@ -236,12 +319,13 @@ class FloatRequantizer:
             self.clip = (float(low_clip), float(high))
         self.has_offset = bool(np.any(self.offset != 0))
         self._blocks_by_shape: dict[tuple[int, ...], _ChannelBlocks] = {}
+        self._plans: dict[tuple[tuple[int, ...], np.dtype], Callable | None] = {}
         # float32 all the way (`offset32`) where that is exact: see `_float32_offset`
-        self.offset32 = self._float32_offset(requantization, bits) if self.unsigned and self.scale_in_weights else None
+        self.offset32 = self._float32_offset(sima_shift, bits) if self.unsigned and self.scale_in_weights else None
         if self.offset32 is not None:
             self.clip32 = tuple(np.float32(bound) for bound in self.clip)
 
-    def _float32_offset(self, requantization: ArithFoldedRequantization, bits: int) -> np.ndarray | None:
+    def _float32_offset(self, shift: np.ndarray, bits: int) -> np.ndarray | None:
         """The offset as float32 when a float32 product G = P * 2**-n can be requantized in float32.
 
         s = G + offset is then A * 2**-n + 1/2 - min_T. Where its exact value
@@ -249,7 +333,7 @@ class FloatRequantizer:
         bits, so float32 holds it and the sum is exact (G and the offset are
         exact float32 values); elsewhere rounding is monotonic and the clip to
         [0, 2**bits - 1] gives what it gives the exact value."""
-        if bits + max(int(np.max(requantization.shift, initial=0)), 1) > 24:
+        if bits + max(int(np.max(shift, initial=0)), 1) > 24:
             return None
         offset32 = np.asarray(self.offset, dtype=np.float32)
         if not np.array_equal(offset32.astype(np.float64), self.offset):
@@ -260,12 +344,15 @@ class FloatRequantizer:
         """The output integers of a product the caller no longer needs (float products are updated in place).
 
         A float32 product must be exact (the GEMM's bound), like a float64 one."""
-        if self.offset32 is not None and product.__class__ is np.ndarray and product.dtype == np.float32 and product.flags.writeable:
-            self._blocks(product)(product, "offset32", np.add)
-            np.clip(product, *self.clip32, out=product)
-            result = product.astype(self.unsigned_dtype)
-            result ^= self.sign_bit
-            return result.view(self.output_dtype)
+        if product.__class__ is np.ndarray and product.flags.writeable and product.dtype in _FLOAT_PRODUCTS:
+            if not product.flags.c_contiguous:
+                product = np.ascontiguousarray(product)
+            key = (product.shape, product.dtype)
+            plan = self._plans.get(key, False)
+            if plan is False:
+                plan = self._plans[key] = self._plan(product.shape, product.dtype)
+            if plan is not None:
+                return plan(product)
         if product.__class__ is np.ndarray and product.dtype == np.float64 and product.flags.writeable:
             s = product
         else:
@@ -295,6 +382,33 @@ class FloatRequantizer:
         np.clip(s, *self.clip, out=s)
         return s.astype(self.output_dtype)
 
+    def _plan(self, shape: tuple[int, ...], dtype: np.dtype) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The unsigned sima requantization (the common one: an add, a clip, a cast)
+        of a writable contiguous product of this shape and dtype, in float32 where
+        `offset32` allows it, with its Python work done once (a small layer's
+        requantization is mostly that work); None for the other paths of `__call__`."""
+        if dtype == np.float32 and self.offset32 is not None:
+            name, low, high = "offset32", *self.clip32
+        elif dtype == np.float64 and self.unsigned and self.scale_in_weights and not self.floor_product:
+            name, low, high = ("offset" if self.has_offset else None), *self.clip
+        else:
+            return None
+        blocks = _ChannelBlocks(self, shape)
+        offset = blocks.tiled[name] if name else None
+        rows_shape = (-1, blocks.tile_values) if offset is not None and offset.ndim == 1 else shape
+        unsigned_dtype, sign_bit, output_dtype, add = self.unsigned_dtype, self.sign_bit, self.output_dtype, np.add
+
+        def requantize(product: np.ndarray) -> np.ndarray:
+            rows = product.reshape(rows_shape)
+            if offset is not None:
+                add(rows, offset, out=rows)
+            rows.clip(low, high, out=rows)
+            result = rows.astype(unsigned_dtype)
+            result ^= sign_bit
+            return result.view(output_dtype).reshape(shape)
+
+        return requantize
+
     def _blocks(self, s: np.ndarray) -> _ChannelBlocks:
         key = s.shape
         blocks = self._blocks_by_shape.get(key)
@@ -302,6 +416,8 @@ class FloatRequantizer:
             blocks = self._blocks_by_shape[key] = _ChannelBlocks(self, s.shape)
         return blocks
 
+
+_FLOAT_PRODUCTS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # Per-channel constants are applied as a block of them repeated over at least
 # this many values (whole pixels), so that NumPy runs one long inner loop per
@@ -466,6 +582,8 @@ def quantize_rounding_quotient(step: float, zero_point: int, output_type, exact_
     def quantize(x: np.ndarray) -> np.ndarray:
         if x.dtype.kind != "f":
             return exact_quantize(x, step, zero_point, output_type)
+        if x.ndim == 0:  # NumPy gives scalars, not arrays, for the in-place steps below
+            return quantize(x.reshape(1)).reshape(())
         with np.errstate(over="ignore", invalid="ignore"):  # x / step may overflow to inf; inf - inf is NaN, never near
             quotient = np.divide(x, step, dtype=np.float64)
             largest = float(np.max(np.abs(quotient), initial=0.0))

@@ -223,8 +223,8 @@ class PlanPerConstants:
         return plan
 
 
-def _float_gemm(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray, column_axes, zero_point: int, padded: bool):
-    """The float path of a qconv2d / qdense for these constants, or None where
+def float_gemm(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray, column_axes, zero_point: int, padded: bool):
+    """The float path of a qconv2d / qdense / qconv2d_transpose for these constants, or None where
     the bounds prove nothing (then the checked path runs)."""
     requantization = op.requantization()
     if not isinstance(requantization, ArithFoldedRequantization | TFLiteRequantization):
@@ -247,7 +247,7 @@ def _float_gemm(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray, column_a
     correction = zero_point * wide.sum(axis=column_axes) if center else None
     requantize = FloatRequantizer(
         requantization, bias, output_dtype, op.has_relu,
-        intrinsic_shift=intrinsic_shift if input_bits == 16 else None, correction=correction,
+        intrinsic_shift=intrinsic_shift if input_bits == 16 else None, correction=correction, merge_floor=True,
     )
     weights = (w.astype(np.float64) * requantize.weight_scale).astype(float_type)
     weights.flags.writeable = False
@@ -260,7 +260,7 @@ def build_qconv2d(op: q.QConv2DOp) -> Kernel:
     groups = op.groups.value.data
     weight_shape, output_shape = static_shape(op.weight), static_shape(op.output)
     zero_point = quantized_element(op.input).zero_point_value
-    plans = PlanPerConstants(lambda w, bias: _float_gemm(op, w, bias, (0, 1, 2), zero_point, any(pads)))
+    plans = PlanPerConstants(lambda w, bias: float_gemm(op, w, bias, (0, 1, 2), zero_point, any(pads)))
     convolutions = {
         float_type: conv2d_kernel(weight_shape, output_shape, strides, pads, dilations, groups, np.dtype(float_type))
         for float_type in (np.float32, np.float64)
@@ -279,7 +279,7 @@ def build_qconv2d(op: q.QConv2DOp) -> Kernel:
 
 def build_qdense(op: q.QDenseOp) -> Kernel:
     checked = _checked_qdense(op)
-    plans = PlanPerConstants(lambda w, bias: _float_gemm(op, w, bias, 0, 0, False))
+    plans = PlanPerConstants(lambda w, bias: float_gemm(op, w, bias, 0, 0, False))
 
     def qdense(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
         plan = plans(w, bias)

@@ -15,6 +15,9 @@ point, or its high / low byte for the int15 partial products),
 the second term a scatter-add of one exact GEMM per tap (as the float kernel
 scatters), exact in int64, so the result is bit-identical to the stuffed
 convolution (checked against a Python-int reference of the definition).
+That is the checked path; where the weights' column norms prove the float
+product exact and the int32 checks passed (`gemm.float_gemm`), the float
+runtime's transposed convolution of x - f computes the second term instead.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from runtime.integer_arithmetic import (
     resize_weights,
 )
 from runtime.integer_kernels.boundary import quantized_element, scalar_type
+from runtime.integer_kernels.gemm import PlanPerConstants, float_gemm
 from runtime.kernels.base import Kernel, ints, static_shape
+from runtime.kernels.conv import conv2d_transpose_kernel
 from sima_dialect import quantized_ops as q
 
 
@@ -84,9 +89,26 @@ def build_qconv2d_transpose(op: q.QConv2DTransposeOp) -> Kernel:
 
     contract = _transposed_contraction(strides, pads, dilations, (out_h, out_w), filler_of)
 
-    def qconv2d_transpose(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    def checked(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
         products = mla_product(x, w, intrinsic_shift, contract)
         return requantization.requantize(accumulate(products, bias), output_type, relu)
+
+    # The float path (as qconv2d's, `gemm.float_gemm`): the float transposed
+    # convolution of x - z_in, whose stuffed and padded taps are then 0, plus
+    # z_in * sum(w) per channel; every partial sum is a sum over some of the K taps.
+    plans = PlanPerConstants(lambda w, bias: float_gemm(op, w, bias, (0, 1, 2), zero_point, True))
+    output_shape = static_shape(op.output)
+    transposed = {
+        float_type: conv2d_transpose_kernel(output_shape, strides, pads, dilations, 1, np.dtype(float_type))
+        for float_type in (np.float32, np.float64)
+    }
+
+    def qconv2d_transpose(x: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        plan = plans(w, bias)
+        if plan is None:
+            return checked(x, w, bias)
+        values = np.subtract(x, zero_point, dtype=plan.float_type)
+        return plan.requantize(transposed[plan.float_type](values, plan.weights))
 
     return qconv2d_transpose
 

@@ -277,9 +277,12 @@ def _rows_by_kernel_rows(height: int, out_h: int, kh: int, sh: int, dh: int, top
     return tuple(groups)
 
 
-def _padded_column_phase(x: np.ndarray, pads: Sequence[int], phase: int, stride: int, dtype: np.dtype) -> np.ndarray:
+def _padded_column_phase(
+    x: np.ndarray, pads: Sequence[int], phase: int, stride: int, dtype: np.dtype, fill_rows: bool = True
+) -> np.ndarray:
     """`pad_spatial(x, pads)[:, :, phase::stride]` (zero padding), contiguous, in
-    one copy of the input columns it holds rather than two."""
+    one copy of the input columns it holds rather than two (the top and bottom
+    padding rows left unwritten unless `fill_rows`, as `pad_spatial`)."""
     top, left, bottom, right = pads
     n, h, w, c = x.shape
     columns = len(range(phase, w + left + right, stride))
@@ -287,8 +290,9 @@ def _padded_column_phase(x: np.ndarray, pads: Sequence[int], phase: int, stride:
     # column q holds padded column q * stride + phase, input column q * stride + phase - left
     first = max(0, -((phase - left) // stride))
     last = max(first, min(columns, (w - 1 + left - phase) // stride + 1))
-    out[:, :top] = 0
-    out[:, top + h :] = 0
+    if fill_rows:
+        out[:, :top] = 0
+        out[:, top + h :] = 0
     out[:, top : top + h, :first] = 0
     out[:, top : top + h, last:] = 0
     start = first * stride + phase - left
@@ -320,15 +324,18 @@ def _depthwise_columns(strides, pads, dilations, kernel: tuple[int, int], channe
     def depthwise(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         oh, ow = _out_hw(x.shape, kernel, strides, pads, dilations)
+        row_groups = _row_groups(x.shape[1], oh, kh, sh, dh, pads[0], kw * ow * channels)
+        # split groups read only kernel rows that meet the image: the padding rows are never read
+        fill_rows = row_groups == ((0, oh, 0, kh),)
         if sw == 1:
-            images = [np.ascontiguousarray(pad_spatial(x, pads), dtype=dtype)]
+            images = [np.ascontiguousarray(pad_spatial(x, pads, fill_rows=fill_rows), dtype=dtype)]
         else:
-            images = [_padded_column_phase(x, pads, phase, sw, dtype) for phase, _, _, _ in phases]
+            images = [_padded_column_phase(x, pads, phase, sw, dtype, fill_rows) for phase, _, _, _ in phases]
         blocks = ow // block
         out = np.empty((n, oh, ow, channels), dtype=dtype)
         flat = out.reshape(n, oh, blocks, block * channels)
         weights = prepared(w)
-        for h0, h1, i0, i1 in _row_groups(x.shape[1], oh, kh, sh, dh, pads[0], kw * ow * channels):
+        for h0, h1, i0, i1 in row_groups:
             rows = flat[:, h0:h1]
             if i0 == i1:  # windows wholly in the padding
                 rows[...] = 0
@@ -356,19 +363,44 @@ def _depthwise_columns(strides, pads, dilations, kernel: tuple[int, int], channe
 
 
 def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
-    """Each input pixel, times the weights of tap (kh, kw), lands on output pixel
+    strides, pads, dilations = ints(op.strides), ints(op.pads), ints(op.dilations)
+    dtype = numpy_dtype(op.output)
+    output_shape = static_shape(op.output)
+    conv_transpose = conv2d_transpose_kernel(output_shape, strides, pads, dilations, op.groups.value.data, dtype)
+    add_bias = _ChannelBias(output_shape[2], output_shape[3], dtype)
+    activation = fused_activation(op, dtype)
+
+    def conv_transpose_bias_activation(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        out = conv_transpose(x, w)  # a fresh array: the bias and clamp go in place
+        if bias is not None:
+            add_bias(out, bias)
+        if activation is not None:
+            activation(out)
+        return out
+
+    if op.bias is not None:
+        return conv_transpose_bias_activation
+    return lambda x, w: conv_transpose_bias_activation(x, w)
+
+
+def conv2d_transpose_kernel(
+    output_shape: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    groups: int,
+    dtype: np.dtype,
+) -> Kernel:
+    """The bare transposed convolution `(x, w) -> y` in `dtype` (no bias, no clamp).
+
+    Each input pixel, times the weights of tap (kh, kw), lands on output pixel
     (ih * sh + kh * dh - pad_top, iw * sw + kw * dw - pad_left).
 
     A matmul gives every pixel's contribution through every tap. The
     output is accumulated as sh * sw phases (rows r with r % sh = a, columns
     with c % sw = b): within a phase the taps land at unit stride, so each tap
     is one contiguous add; the phases are then interleaved into the output."""
-    strides, pads, dilations = ints(op.strides), ints(op.pads), ints(op.dilations)
-    groups = op.groups.value.data
-    dtype = numpy_dtype(op.output)
-    _, oh, ow, c_out = static_shape(op.output)
-    add_bias = _ChannelBias(ow, c_out, dtype)
-    activation = fused_activation(op, dtype)
+    _, oh, ow, c_out = output_shape
 
     def tap_matrices(w: np.ndarray) -> np.ndarray:
         kh, kw, c_in, per_group = w.shape
@@ -380,7 +412,7 @@ def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
 
     matrices = PreparedWeight(tap_matrices)
 
-    def conv_transpose(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    def conv_transpose(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         kh, kw, c_in, per_group = w.shape
         n, h, wd, _ = x.shape
         (sh, sw), (dh, dw) = strides, dilations
@@ -420,12 +452,6 @@ def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
                 if rows and cols:
                     phase = phases[row_phase, col_phase, :, row_start : row_start + rows, col_start : col_start + cols]
                     out[:, first_row::sh, first_col::sw] = phase
-        if bias is not None:
-            add_bias(out, bias)
-        if activation is not None:
-            activation(out)
         return out
 
-    if op.bias is not None:
-        return conv_transpose
-    return lambda x, w: conv_transpose(x, w)
+    return conv_transpose

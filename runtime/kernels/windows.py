@@ -16,16 +16,21 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 
-def pad_spatial(x: np.ndarray, pads: Sequence[int], value: float | np.generic = 0) -> np.ndarray:
-    """`x` [N, H, W, C] padded by `pads` = [top, left, bottom, right] with `value`."""
+def pad_spatial(x: np.ndarray, pads: Sequence[int], value: float | np.generic = 0, *, fill_rows: bool = True) -> np.ndarray:
+    """`x` [N, H, W, C] padded by `pads` = [top, left, bottom, right] with `value`.
+
+    `fill_rows=False` leaves the top and bottom padding rows unwritten, for a
+    caller that never reads them (a window op that skips the kernel rows that
+    meet only padding)."""
     top, left, bottom, right = pads
     if not (top or left or bottom or right):
         return x
     n, h, w, c = x.shape
     padded = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
     # each element written once: the border strips, then the interior
-    padded[:, :top] = value
-    padded[:, top + h :] = value
+    if fill_rows:
+        padded[:, :top] = value
+        padded[:, top + h :] = value
     padded[:, top : top + h, :left] = value
     padded[:, top : top + h, left + w :] = value
     padded[:, top : top + h, left : left + w] = x
