@@ -1,10 +1,12 @@
-"""`fast_mode` kernels: the quantized matrix products emulated in float32.
+"""`fast_mode`'s NumPy kernels: the quantized matrix products emulated in float32.
 
     Interpreter(quantized_module, kernels=FAST_KERNELS)
 
-`Model.execute(inputs, fast_mode=True)` runs the quantized graph with these
-kernels in place of the bit-exact ones for `sima.qconv2d`, `sima.qdense` and
-`sima.qmatmul` (seed 003: "fast but may not match the MLA implementation").
+`Model.execute(inputs, fast_mode=True)` runs the program emulated in float on
+onnxruntime (`runtime.onnx_backend.emulate`); these kernels are what it runs
+with SIMA_RUNTIME=numpy, and for ops the emulation does not lower. They replace
+the bit-exact ones for `sima.qconv2d`, `sima.qdense` and `sima.qmatmul` (seed
+003: "fast but may not match the MLA implementation").
 Every other op keeps its bit-exact kernel: they are tables or a few float64
 passes (`runtime.integer_kernels.exact_float`), as fast as an emulation.
 

@@ -199,8 +199,8 @@ def test_execute_checks_inputs_as_the_loaded_net_does(cls_net, arm_model, inputs
 def test_fast_mode_must_be_a_flag(arm_model, images) -> None:
     with pytest.raises(UserFacingException, match="fast_mode must be True or False"):
         arm_model.execute({"x": images[0]}, fast_mode="yes")
-    # a float model has no integer GEMMs: fast mode changes nothing
-    np.testing.assert_array_equal(arm_model.execute({"x": images[0]}, True)[0], arm_model.execute({"x": images[0]})[0])
+    # a float model has no integer arithmetic: fast mode (onnxruntime's float kernels) differs by float32 rounding only
+    np.testing.assert_allclose(arm_model.execute({"x": images[0]}, True)[0], arm_model.execute({"x": images[0]})[0], rtol=1e-4, atol=1e-6)
 
 
 def test_accelerator_mode_is_refused_with_an_explanation(arm_model, images) -> None:

@@ -91,14 +91,17 @@ def test_the_float_reference_is_the_partitioned_float_net(cls_net, int8_model, e
         np.testing.assert_array_equal(reference.execute(sample)[0], cls_net.execute(sample)[0])
 
 
-def test_fast_mode_is_bit_exact_for_this_int8_model(int8_model, evaluation) -> None:
+def test_fast_mode_numpy_kernels_are_bit_exact_for_this_int8_model(int8_model, evaluation) -> None:
     # every int8 reduction of the model is short enough for exact float32 sums
-    # (K * 128 * 127 < 2**24), so the float emulation loses nothing
+    # (K * 128 * 127 < 2**24), so the float emulation of the gemms loses nothing.
+    # (These are fast mode's NumPy kernels, what SIMA_RUNTIME=numpy runs; by default fast
+    # mode is the onnxruntime emulation, measured in test_fast_mode_onnx.py.)
     gemms = [op for op in int8_model.module.walk() if isinstance(op, q.QConv2DOp | q.QDenseOp)]
     depths = [int(np.prod(op.weight.type.get_shape()[:-1])) for op in gemms]
     assert max(depths) * 128 * 127 < 2**24
+    fast_numpy = Interpreter(int8_model.module, kernels=FAST_KERNELS)
     for sample in evaluation:
-        np.testing.assert_array_equal(int8_model.execute(sample, fast_mode=True)[0], int8_model.execute(sample)[0])
+        np.testing.assert_array_equal(fast_numpy.run(sample)[0], int8_model.execute(sample)[0])
 
 
 def _logits(model: Model, sample, fast_mode: bool) -> np.ndarray:

@@ -2,7 +2,7 @@
 
     model = loaded_net.quantize(calibration_data, default_quantization, model_name="net")
     outputs = model.execute({"x": image_nhwc})                  # bit-exact integer arithmetic
-    outputs = model.execute({"x": image_nhwc}, fast_mode=True)  # float32 emulation of the GEMMs
+    outputs = model.execute({"x": image_nhwc}, fast_mode=True)  # float emulation on onnxruntime
     table = model.analyze_quantization_error(samples, "mae", local_feed=True)  # per-node error
     model.save("net", "out/")                                   # out/net.sima, out/net.sima.json
     model = Model.load("net", "out/")
@@ -107,12 +107,14 @@ class Model:
             inputs: input name -> array of exactly the shape and dtype in
                 `input_types`; 4-D (image) inputs are NHWC.
             fast_mode: False (default): the integer arithmetic of the MLA, bit
-                exact. True: convolutions and matrix products emulated in
-                float32 (`runtime.fast_kernels`), faster but not bit exact.
-                Both modes run the NumPy interpreter; the environment variable
-                SIMA_RUNTIME=onnxruntime runs, in both modes, the ops whose ONNX
-                form is proven exact on onnxruntime (`runtime.onnx_backend`;
-                the same results, not faster yet).
+                exact, on the NumPy interpreter (SIMA_RUNTIME=onnxruntime runs
+                the ops whose ONNX form is proven exact on onnxruntime: the same
+                results, not faster yet). True: the seed's "bit-approximate"
+                mode: the program emulated in float32 as one onnxruntime graph
+                (`runtime.onnx_backend.emulate`: every requantization rounded,
+                tables computed as their float function), not bit exact;
+                SIMA_RUNTIME=numpy runs fast mode's NumPy kernels instead
+                (`runtime.fast_kernels`).
             log_level: the logging level for this call.
 
         Returns:
@@ -127,12 +129,13 @@ class Model:
             return [self._dequantized(index, output) for index, output in enumerate(outputs)]
 
     def _executor(self, fast_mode: bool):
-        """The NumPy interpreter, or with SIMA_RUNTIME=onnxruntime onnxruntime segments and
-        NumPy kernels (`runtime.onnx_backend`), built on the first execute of each mode and kept."""
+        """What execute runs in each mode (`runtime.onnx_backend.executor_for`: bit-exact the NumPy
+        interpreter, fast mode the float emulation on onnxruntime, unless SIMA_RUNTIME says
+        otherwise), built on the first execute of each mode and kept."""
         if fast_mode not in self._executors:
             from runtime.onnx_backend import executor_for
 
-            self._executors[fast_mode] = executor_for(self._interpreter(fast_mode))
+            self._executors[fast_mode] = executor_for(self._interpreter(fast_mode), fast_mode=fast_mode)
         return self._executors[fast_mode]
 
     def _interpreter(self, fast_mode: bool):
@@ -432,6 +435,7 @@ def config_to_json(config: Any) -> dict[str, Any]:
         "biascorr_type": _plain(config.biascorr_type),
         "channel_equalization": config.channel_equalization,
         "smooth_quant": config.smooth_quant,
+        "weight_rounding": config.weight_rounding,
     }
 
 
@@ -474,4 +478,5 @@ def config_from_json(data: Mapping[str, Any]) -> Any:
         biascorr_type=data["biascorr_type"],
         channel_equalization=data["channel_equalization"],
         smooth_quant=data["smooth_quant"],
+        weight_rounding=data.get("weight_rounding", False),  # absent from files written before it existed
     )

@@ -10,16 +10,18 @@ onnxruntime segments (`program.py`). Table ops (lut, requantize, int8 qadd /
 qmul) have exact Gather forms but run in NumPy by default: onnxruntime's
 Gather copies element by element, ~6x slower than NumPy's take (measured).
 Products of int16 inputs also have exact forms, measured slower than NumPy,
-so they are opt-in too (`OnnxProgram(..., int16_ops=True)`). Fast mode builds
-its own program: the same lowered ops (exact, as fast mode's own kernels for
-them), the rest with fast mode's NumPy kernels.
+so they are opt-in too (`OnnxProgram(..., int16_ops=True)`).
 
-    executor = executor_for(interpreter)   # an OnnxProgram, or the interpreter itself
+    executor = executor_for(interpreter)                   # bit-exact: the interpreter itself, or an OnnxProgram
+    executor = executor_for(fast_interpreter, fast_mode=True)   # OnnxProgram(..., emulation=FLOAT_EMULATION)
     outputs = executor.run(feeds)
 
-Opt-in: `Model.execute` runs the NumPy interpreter unless the environment
-variable `SIMA_RUNTIME=onnxruntime` asks for this backend (onnxruntime must be
-installed; it is in the `test` extra, not a core dependency), because it is
+fast mode (`Model.execute(fast_mode=True)`) runs on onnxruntime by default, as
+one float graph that emulates the program (`emulate.py`, not bit-exact; the
+seed's fast mode), unless SIMA_RUNTIME=numpy asks for its NumPy kernels.
+
+Bit-exact execution is opt-in: `Model.execute` runs the NumPy interpreter unless the environment
+variable `SIMA_RUNTIME=onnxruntime` asks for this backend, because it is
 not faster yet: `bench/bench_quantized_execute.py` measured int8 at the NumPy
 interpreter's speed (onnxruntime's Gather is ~6x slower than NumPy's take, so
 the table ops stay in NumPy and cut the graph into one piece per convolution)
@@ -39,26 +41,42 @@ BACKENDS = ("onnxruntime", "numpy")
 logger = logging.getLogger(__name__)
 
 
-def chosen_backend(backend: str | None = None) -> str:
-    """"onnxruntime" or "numpy": `backend` if given, else $SIMA_RUNTIME, else numpy (the default)."""
+def chosen_backend(backend: str | None = None, default: str = "numpy") -> str:
+    """"onnxruntime" or "numpy": `backend` if given, else $SIMA_RUNTIME, else `default`
+    (numpy for bit-exact execution; onnxruntime for fast mode, falling back to numpy
+    with a warning if onnxruntime cannot be imported)."""
     choice = backend if backend is not None else os.environ.get(RUNTIME_VARIABLE, "").strip().lower() or None
     if choice is not None and choice not in BACKENDS:
         source = "backend" if backend is not None else f"${RUNTIME_VARIABLE}"
         raise ValueError(f"{source} must be one of {', '.join(BACKENDS)}, got {choice!r}")
-    if choice in (None, "numpy"):
+    installed = importlib.util.find_spec("onnxruntime") is not None
+    if choice is None:
+        if default == "onnxruntime" and not installed:
+            logger.warning("onnxruntime is not installed: fast mode runs on the NumPy interpreter (pip install onnxruntime)")
+            return "numpy"
+        return default
+    if choice == "numpy":
         return "numpy"
-    if importlib.util.find_spec("onnxruntime") is None:
+    if not installed:
         raise ValueError(f"{RUNTIME_VARIABLE}=onnxruntime, but onnxruntime is not installed (pip install onnxruntime)")
     return "onnxruntime"
 
 
-def executor_for(interpreter, *, backend: str | None = None, threads: int | None = None):
+def executor_for(interpreter, *, backend: str | None = None, threads: int | None = None, fast_mode: bool = False):
     """An executor of `interpreter`'s function with its `run(inputs)`: an
-    `OnnxProgram` (sessions built now), or the interpreter itself for the NumPy backend."""
-    if chosen_backend(backend) == "numpy":
+    `OnnxProgram` (sessions built now), or the interpreter itself for the NumPy backend.
+
+    fast_mode (the interpreter then has the fast kernels): onnxruntime by default,
+    the program emulated in float (`emulate.py`); bit-exact: NumPy by default,
+    onnxruntime running the ops whose ONNX form is proven exact."""
+    if chosen_backend(backend, default="onnxruntime" if fast_mode else "numpy") == "numpy":
         return interpreter
     from runtime.onnx_backend.program import OnnxProgram
 
+    if fast_mode:
+        from runtime.onnx_backend.emulate import FLOAT_EMULATION
+
+        return OnnxProgram(interpreter, threads=threads, emulation=FLOAT_EMULATION)
     return OnnxProgram(interpreter, threads=threads)
 
 

@@ -69,16 +69,26 @@ class Operands:
     arrays of those known at compile time (constants become initializers
     only when a lowering reads them by name)."""
 
-    def __init__(self, fragment: Fragment, names: list[str | None], constants: list[np.ndarray | None]):
+    def __init__(
+        self,
+        fragment: Fragment,
+        names: list[str | None],
+        constants: list[np.ndarray | None],
+        constant_form: Callable[[int, np.ndarray], np.ndarray] | None = None,
+    ):
         self._fragment = fragment
         self._names = names
         self._constants = constants
+        # how a constant read by name is stored in the graph (fast mode: centred floats), by operand index
+        self._constant_form = constant_form
 
     def name(self, index: int) -> str:
         if self._names[index] is None:
             constant = self._constants[index]
             if constant is None:
                 raise NotLowerable(f"operand {index} is absent")
+            if self._constant_form is not None:
+                constant = self._constant_form(index, constant)
             self._names[index] = self._fragment.constant(constant)
         return self._names[index]
 

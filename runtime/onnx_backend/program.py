@@ -90,18 +90,36 @@ class OnnxProgram:
     `interpreter` is the NumPy interpreter of the same module: its registry
     (with fast-mode overrides, if any) gives the kernels of the ops that stay
     in NumPy, and it binds and checks the inputs.
+
+    `emulation` (fast mode, `runtime.onnx_backend.emulate.FLOAT_EMULATION`)
+    replaces the exact lowerings by its own, whose values inside a segment
+    have their own form (centred integers in float32); it converts them from
+    and to the IR's types at each segment's inputs and outputs.
     """
 
     def __init__(
-        self, interpreter: Interpreter, *, threads: int | None = None, tables_in_onnx: bool = False, int16_ops: bool = False
+        self,
+        interpreter: Interpreter,
+        *,
+        threads: int | None = None,
+        tables_in_onnx: bool = False,
+        int16_ops: bool = False,
+        emulation: Any = None,
     ):
         import onnxruntime
 
         self._ort = onnxruntime
-        # the opt-in lowerings are exact too, but measured slower than NumPy (lower.py)
-        self.lowerings = {
-            **LOWERINGS, **(INT16_LOWERINGS if int16_ops else {}), **(TABLE_LOWERINGS if tables_in_onnx else {})
-        }
+        self.emulation = emulation
+        if emulation is not None:
+            self.lowerings = dict(emulation.lowerings)
+        else:
+            # the opt-in lowerings are exact too, but measured slower than NumPy (lower.py)
+            self.lowerings = {
+                **LOWERINGS, **(INT16_LOWERINGS if int16_ops else {}), **(TABLE_LOWERINGS if tables_in_onnx else {})
+            }
+        # fast mode runs everything on onnxruntime by design: ops left to NumPy are worth an info line
+        self._fallback_level = logging.INFO if emulation is not None else logging.DEBUG
+        self.fallbacks: list[str] = []  # "<op>: <why it runs in NumPy>", in program order
         self.interpreter = interpreter
         self.threads = session_threads(threads)
         self._compile()
@@ -122,7 +140,7 @@ class OnnxProgram:
         self._arg_slots = [slot_of(arg) for arg in function.args]
         live = live_ops(body)
         constants: dict[int, np.ndarray] = {}
-        names = NameSource()
+        names = self._names = NameSource()
         plan: list[_NumpyStep | tuple[Operation, Fragment]] = []
         for op in body[:-1]:
             if op not in live:
@@ -143,27 +161,35 @@ class OnnxProgram:
         self._output_slots = [slots[v] for v in returned]
         self._slots = slots
         self._program = self._segments(plan, slots)
+        if self.fallbacks:
+            what = "fast mode" if self.emulation is not None else "the onnxruntime backend"
+            shown = "; ".join(self.fallbacks[:10]) + (f"; and {len(self.fallbacks) - 10} more" if len(self.fallbacks) > 10 else "")
+            logger.log(self._fallback_level, "%s: %d op(s) run in NumPy: %s", what, len(self.fallbacks), shown)
 
     def _lowered(self, op: Operation, operand_slots, result_slots, constants, names: NameSource) -> Fragment | None:
         lowering = self.lowerings.get(type(op))
         if lowering is None:
+            self.fallbacks.append(f"{describe(op)}: no onnxruntime lowering for {op.name}")
             return None
         if not all(isinstance(r.type, TensorType) for r in op.results):
             return None
         fragment = Fragment(names, describe(op))
         operand_names = [None if s in constants else f"v{s}" for s in operand_slots]
-        operands = Operands(fragment, operand_names, [constants.get(s) for s in operand_slots])
+        constant_form = None
+        if self.emulation is not None:
+            constant_form = lambda index, array: self.emulation.constant(op.operands[index], array)  # noqa: E731
+        operands = Operands(fragment, operand_names, [constants.get(s) for s in operand_slots], constant_form)
         try:
             results = lowering(op, fragment, operands)
         except NotLowerable as reason:
-            logger.debug("%s runs in NumPy: %s", describe(op), reason)
+            self.fallbacks.append(f"{describe(op)}: {reason}")
             return None
         except Exception as error:  # a lowering bug must not stop the model: NumPy computes the op
-            logger.debug("%s runs in NumPy: lowering it failed: %s", describe(op), error)
+            self.fallbacks.append(f"{describe(op)}: lowering it failed: {error}")
             return None
         produced = {name for node in fragment.nodes for name in node.output}
         if len(set(results)) != len(results) or not set(results) <= produced:
-            logger.debug("%s runs in NumPy: its lowering does not produce each result once", describe(op))
+            self.fallbacks.append(f"{describe(op)}: its lowering does not produce each result once")
             return None
         # each result named after its SSA value's slot, as the ops reading it name their operand
         fragment.results = [f"v{slot}" for slot in result_slots]
@@ -217,14 +243,22 @@ class OnnxProgram:
         segment.output_names = [result_names[slot] for slot in segment.outputs]
         value_of = {slot: value for value, slot in slots.items()}
         segment.output_specs = [_value_spec(value_of[slot]) for slot in segment.outputs]
+        # the emulation's conversions from the IR's types (first) and to them (last)
+        entry, leaving = Fragment(self._names, "segment inputs"), Fragment(self._names, "segment outputs")
+        if self.emulation is not None:
+            segment.input_names = [self.emulation.graph_input(entry, f"v{slot}", value_of[slot]) for slot in segment.inputs]
+            segment.output_names = [
+                self.emulation.graph_output(leaving, name, value_of[slot]) for slot, name in zip(segment.outputs, segment.output_names)
+            ]
         graph_inputs = []
-        for slot in segment.inputs:
+        for slot, name in zip(segment.inputs, segment.input_names):
             shape, dtype = _value_spec(value_of[slot])
-            info = helper.make_tensor_value_info(f"v{slot}", onnx_type(dtype), [d if d >= 0 else None for d in shape])
+            info = helper.make_tensor_value_info(name, onnx_type(dtype), [d if d >= 0 else None for d in shape])
             info.type.tensor_type.shape.SetInParent()  # rank 0 is a shape too (else: unknown rank)
             graph_inputs.append(info)
-        nodes = [node for fragment in segment.fragments for node in fragment.nodes]
-        initializers = [tensor for fragment in segment.fragments for tensor in fragment.initializers]
+        fragments = [entry, *segment.fragments, leaving]
+        nodes = [node for fragment in fragments for node in fragment.nodes]
+        initializers = [tensor for fragment in fragments for tensor in fragment.initializers]
         for index, slot in enumerate(segment.outputs):
             if _value_spec(value_of[slot])[0] == ():  # onnxruntime may widen a rank-0 result to [1]
                 scalar = f"{segment.output_names[index]}_rank0"
@@ -247,7 +281,7 @@ class OnnxProgram:
         try:
             segment.session = self._session(model)
         except Exception as error:
-            logger.debug("onnxruntime cannot run %s; they run in NumPy: %s", segment.describe(), error)
+            logger.log(self._fallback_level, "onnxruntime cannot run %s; they run in NumPy: %s", segment.describe(), error)
             segment.session = None
 
     def _session(self, model: onnx.ModelProto):
@@ -258,8 +292,8 @@ class OnnxProgram:
         # QuantizeLinear / DequantizeLinear here are exact roundings and casts (scale 1), not
         # quantized tensors: onnxruntime must not fuse them into its own integer kernels
         options.add_session_config_entry("session.disable_quant_qdq", "1")
-        # many short sessions, NumPy in between: idle pool threads wait instead of spinning
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if self.emulation is None:  # many short sessions, NumPy in between: idle pool threads wait instead of spinning
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return self._ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
     # ------------------------------------------------------------------ run
@@ -285,7 +319,7 @@ class OnnxProgram:
             try:
                 produced = segment.session.run(segment.output_names, {n: env[s] for n, s in zip(segment.input_names, segment.inputs)})
             except Exception as error:
-                logger.debug("onnxruntime failed on %s; they run in NumPy from now on: %s", segment.describe(), error)
+                logger.log(self._fallback_level, "onnxruntime failed on %s; they run in NumPy from now on: %s", segment.describe(), error)
                 segment.session = None
             else:
                 mismatch = self._mismatch(segment, produced)
@@ -293,7 +327,7 @@ class OnnxProgram:
                     for slot, value in zip(segment.outputs, produced):
                         env[slot] = value
                     return
-                logger.debug("onnxruntime's results of %s disagree with the IR (%s); they run in NumPy from now on", segment.describe(), mismatch)
+                logger.log(self._fallback_level, "onnxruntime's results of %s disagree with the IR (%s); they run in NumPy from now on", segment.describe(), mismatch)
                 segment.session = None
         if segment.numpy_steps is None:
             segment.numpy_steps = [
