@@ -16,8 +16,8 @@ weights replaced by those fake-quantized weights (activations float), and with
                 (per-channel int8 when nothing forces the scale)
 
 Printed: the weights-only output SQNR (dB) against the float model for plain,
-never-clip and refined, then the quantized models' own output SQNR / top-1
-(fast mode) for never-clip and refined.
+never-clip and refined (their top-1 agreement on a second line), then the
+quantized models' own output SQNR / top-1 (fast mode) for never-clip and refined.
 
     python bench/bench_planner_weights.py [--only cls,orientation,rec,det]
         [--calibration 32] [--evaluation 32] [--det-shape 160] [--int16]
@@ -122,12 +122,16 @@ def main() -> int:
         gemms = [op for op in reference_module.walk() if isinstance(op, ops.Conv2DOp | ops.DenseOp)]
         gemm_names = {op.node_name for op in gemms}
 
+        weights_only_top1: list[str] = []
+
         def weights_only(weights: dict[str, np.ndarray]) -> float:
             # conv2d / dense only: a conv2d_transpose (planned as the equivalent conv) keeps float weights
             module, replaced = _with_weights(reference_module, weights)
             assert replaced == len(gemm_names & weights.keys()), (replaced, len(weights))
             interpreter = Interpreter(module)
-            return _sqnr_db(reference, [interpreter.run(s)[0] for s in evaluation])
+            outputs = [interpreter.run(s)[0] for s in evaluation]
+            weights_only_top1.append("-" if name == "det" else f"{100 * _top1(reference, outputs):.1f}")
+            return _sqnr_db(reference, outputs)
 
         columns, quantized_columns = [], []
         for choice in (never_clip, refined):
@@ -151,6 +155,7 @@ def main() -> int:
             f"{quantized_columns[0]:>15} {quantized_columns[1]:>15} {time.perf_counter() - start:5.0f}",
             flush=True,
         )
+        print(f"{'':<12} weights-only top-1 % (plain, never-clip, refined): {', '.join(weights_only_top1)}", flush=True)
     return 0
 
 

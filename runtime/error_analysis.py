@@ -52,12 +52,20 @@ functions run as copies that also return every node's output
 
 `error_table` turns the statistics into the `QuantizationErrorTable` that
 `Model.analyze_quantization_error` returns.
+
+Attribution (which rounding costs the model's output what): `mixed_module`
+builds the float function with chosen parts of the quantized one put back:
+integer nodes (as the local feed runs them, in place) and rounded tensors
+(an activation quantized and dequantized where it is made; `quantized_tensors`
+lists them with their quantizations). With every node integer it computes the
+quantized function exactly; with nothing, the float one.
+`bench/bench_error_attribution.py` measures each unit alone and all but it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -261,6 +269,36 @@ def tapped_interpreter(module: ModuleOp, taps: Sequence[SSAValue]) -> tuple[Inte
 
 
 
+def _node_ops(match: NodeMatch, inputs: list[SSAValue], arguments: list[SSAValue]) -> tuple[list[Operation], list[SSAValue]]:
+    """Copies of the quantized node's ops reading `arguments` (float values standing
+    for `inputs`), each quantized input through a `sima.quantize` to the quantization
+    the node reads; and the copies of the node's outputs."""
+    made: list[Operation] = []
+    mapping: dict[SSAValue, SSAValue] = {}
+    for value, argument in zip(inputs, arguments):
+        if isinstance(value.type.element_type, QuantizedType):
+            quantize = QuantizeOp(argument, value.type.element_type)
+            made.append(quantize)
+            mapping[value] = quantize.output
+        else:
+            mapping[value] = argument
+    for op in match.ops:
+        for operand in op.operands:
+            if operand not in mapping:
+                _copy_constant(operand, made, mapping)
+        made.append(op.clone(value_mapper=mapping))
+    return made, [mapping[value] for value in match.outputs]
+
+
+def _copy_constant(value: SSAValue, made: list[Operation], mapping: dict[SSAValue, SSAValue]) -> None:
+    owner = value.owner
+    assert isinstance(owner, Operation)
+    for operand in owner.operands:
+        if operand not in mapping:
+            _copy_constant(operand, made, mapping)
+    made.append(owner.clone(value_mapper=mapping))
+
+
 class _LocalNode:
     """One quantized node run alone on float inputs (the local feed):
     float arguments -> sima.quantize to the quantization the node reads -> the node's ops."""
@@ -269,40 +307,24 @@ class _LocalNode:
         self.match = match
         self.counterparts = counterparts  # the float value feeding each argument
         block = Block(arg_types=[c.type for c in counterparts])
-        mapping: dict[SSAValue, SSAValue] = {}
-        for value, argument in zip(inputs, block.args):
-            if isinstance(value.type.element_type, QuantizedType):
-                quantize = QuantizeOp(argument, value.type.element_type)
-                block.add_op(quantize)
-                mapping[value] = quantize.output
-            else:
-                mapping[value] = argument
-        for op in match.ops:
-            for operand in op.operands:
-                if operand not in mapping:
-                    self._copy_constant(operand, block, mapping)
-            block.add_op(op.clone(value_mapper=mapping))
-        block.add_op(ReturnOp(*(mapping[v] for v in match.outputs)))
+        made, outputs = _node_ops(match, inputs, list(block.args))
+        block.add_ops(made)
+        block.add_op(ReturnOp(*outputs))
         function = FuncOp(
             "main", FunctionType.from_lists([c.type for c in counterparts], [v.type for v in match.outputs]), Region(block)
         )
         self.interpreter = Interpreter(ModuleOp([function]))
-
-    @staticmethod
-    def _copy_constant(value: SSAValue, block: Block, mapping: dict[SSAValue, SSAValue]) -> None:
-        owner = value.owner
-        assert isinstance(owner, Operation)
-        for operand in owner.operands:
-            if operand not in mapping:
-                _LocalNode._copy_constant(operand, block, mapping)
-        block.add_op(owner.clone(value_mapper=mapping))
 
     def run(self, reference_values: Mapping[SSAValue, np.ndarray]) -> list[np.ndarray]:
         outputs = self.interpreter.run([reference_values[c] for c in self.counterparts])
         return [_dequantized(array, value) for array, value in zip(outputs, self.match.outputs)]
 
 
-def _local_node(match: NodeMatch, outputs: Mapping[SSAValue, SSAValue], reference: FuncOp) -> _LocalNode:
+def _node_inputs(
+    match: NodeMatch, outputs: Mapping[SSAValue, SSAValue], reference: FuncOp
+) -> tuple[list[SSAValue], list[SSAValue]]:
+    """The non-constant inputs of the quantized node and the float value of
+    `reference` each stands for (`outputs`: quantized node output -> float one)."""
     inside = {result for op in match.ops for result in op.results}
     inputs: list[SSAValue] = []
     for op in match.ops:
@@ -328,7 +350,11 @@ def _local_node(match: NodeMatch, outputs: Mapping[SSAValue, SSAValue], referenc
                 f"{counterpart.type.get_shape()}"
             )
         counterparts.append(counterpart)
-    return _LocalNode(match, inputs, counterparts)
+    return inputs, counterparts
+
+
+def _local_node(match: NodeMatch, outputs: Mapping[SSAValue, SSAValue], reference: FuncOp) -> _LocalNode:
+    return _LocalNode(match, *_node_inputs(match, outputs, reference))
 
 
 # -- the analysis --------------------------------------------------------------------------
@@ -402,6 +428,119 @@ class ErrorAnalysis:
                 interval = self._saturating[reference]
                 output, values = np.clip(output, *interval), np.clip(values, *interval)
             statistics.add(output, values)
+
+
+# -- mixed functions: which quantization costs what -------------------------------------------
+
+
+def quantized_tensors(quantized: ModuleOp, reference: ModuleOp) -> dict[str, QuantizedType]:
+    """The activation tensors the quantized function rounds, by name, and the
+    quantization each has there: every analysed node's output that is quantized
+    (named after the node), and every function input that is quantized at the
+    model's boundary (named after the input; left out if its readers quantize it
+    differently)."""
+    quantized_function, reference_function = find_function(quantized), find_function(reference)
+    tensors: dict[str, QuantizedType] = {}
+    for argument, name in zip(quantized_function.args, _argument_names(quantized_function)):
+        types = {use.operation.output.type.element_type for use in argument.uses if isinstance(use.operation, QuantizeOp)}
+        if len(types) == 1:
+            tensors[name] = types.pop()
+    for match in match_nodes(quantized_function, reference_function):
+        if comparable(match) and len(match.outputs) == 1 and _is_quantized_tensor(match.outputs[0]):
+            tensors[match.name] = match.outputs[0].type.element_type
+    return tensors
+
+
+def _argument_names(function: FuncOp) -> list[str]:
+    names = []
+    for index in range(len(function.args)):
+        attributes = function.arg_attrs.data[index].data if function.arg_attrs is not None else {}
+        name = attributes.get("sima.name")
+        names.append(name.data if name is not None else f"input{index}")
+    return names
+
+
+def mixed_module(
+    quantized: ModuleOp,
+    reference: ModuleOp,
+    *,
+    integer_nodes: Collection[str] = (),
+    rounded_tensors: Collection[str] = (),
+) -> ModuleOp:
+    """The float function of `reference` with some of the quantized function's
+    rounding put back, to measure what each costs (error attribution):
+
+    - each node of `integer_nodes` runs as the quantized function runs it (its
+      integer ops, weights, tables and requantization), its inputs quantized
+      to what it reads and its outputs dequantized: the node as `local_feed`
+      analyses it, in place;
+    - each tensor of `rounded_tensors` (names as `quantized_tensors` gives
+      them) is rounded to its quantization where it is made (sima.quantize then
+      sima.dequantize: its grid and its range, the rest of the network float).
+
+    Every other node computes in float. All analysed nodes in `integer_nodes`
+    compute what the quantized function computes (the inputs of a node are
+    the dequantized outputs of its integer producers, which quantize back to
+    the same integers). Unknown names raise ErrorAnalysisError."""
+    quantized_function, reference_function = find_function(quantized), find_function(reference)
+    matches = [match for match in match_nodes(quantized_function, reference_function) if comparable(match)]
+    tensors = quantized_tensors(quantized, reference)
+    by_name = {match.name: match for match in matches}
+    for names, known, what in ((integer_nodes, by_name, "node"), (rounded_tensors, tensors, "tensor")):
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ErrorAnalysisError(
+                f"no quantized {what} named {', '.join(map(repr, unknown))}; "
+                f"the {what}s are {', '.join(sorted(known))}"
+            )
+    copy = reference.clone()
+    copy_function = find_function(copy)
+    # the value of the copy that stands for each value of the reference (moves as rounding is put in)
+    current: dict[SSAValue, SSAValue] = dict(zip(reference_function.args, copy_function.args))
+    copies: dict[Operation, Operation] = {}
+    for original, cloned in zip(reference_function.walk(), copy_function.walk()):
+        copies[original] = cloned
+        current.update(zip(original.results, cloned.results))
+    outputs = {q: f for match in matches for q, f in zip(match.outputs, match.reference.results)}
+
+    def rebind(value: SSAValue, replacement: SSAValue, made: list[Operation]) -> None:
+        """Readers of the copy's stand-in for `value` read `replacement` instead (but the ops in `made`)."""
+        old = current[value]
+        inside = set(made)
+        for use in list(old.uses):
+            if use.operation not in inside:
+                use.operation.operands[use.index] = replacement
+        current[value] = replacement
+
+    def round_tensor(value: SSAValue, element: QuantizedType, after: Operation | None) -> None:
+        made: list[Operation] = [QuantizeOp(current[value], element)]
+        made.append(DequantizeOp(made[0].results[0]))
+        block = copy_function.body.block
+        if after is None:
+            block.insert_ops_before(made, block.first_op)
+        else:
+            block.insert_ops_after(made, after)
+        rebind(value, made[-1].results[0], made)
+
+    for argument, name in zip(reference_function.args, _argument_names(reference_function)):
+        if name in rounded_tensors and name in tensors:
+            round_tensor(argument, tensors[name], None)
+    for match in matches:
+        anchor = copies[match.reference]
+        if match.name in integer_nodes:
+            inputs, counterparts = _node_inputs(match, outputs, reference_function)
+            made, results = _node_ops(match, inputs, [current[c] for c in counterparts])
+            stand_ins = [DequantizeOp(r) if _is_quantized_tensor(r) else None for r in results]
+            made += [d for d in stand_ins if d is not None]
+            anchor.parent_block().insert_ops_before(made, anchor)
+            for value, result, stand_in in zip(match.reference.results, results, stand_ins):
+                rebind(value, stand_in.results[0] if stand_in is not None else result, made)
+            last = made[-1]
+        else:
+            last = current[match.reference.results[0]].owner if match.reference.results else anchor
+        if match.name in rounded_tensors:
+            round_tensor(match.reference.results[0], tensors[match.name], last)
+    return copy
 
 
 # -- the result --------------------------------------------------------------------------
@@ -481,5 +620,7 @@ __all__ = [
     "comparable",
     "error_table",
     "match_nodes",
+    "mixed_module",
+    "quantized_tensors",
     "tapped_interpreter",
 ]

@@ -33,12 +33,15 @@ from passes.quantize_values import QuantizeOptions
 from runtime.error_analysis import (
     METRICS,
     ErrorAnalysis,
+    ErrorAnalysisError,
     ErrorStatistics,
     QuantizationErrorTable,
     match_nodes,
+    mixed_module,
+    quantized_tensors,
     tapped_interpreter,
 )
-from runtime.interpreter import find_function
+from runtime.interpreter import Interpreter, find_function
 from sima_dialect.context import sima_context
 
 MIN_MAX = default_quantization.with_calibration(MinMaxMethod())
@@ -367,3 +370,77 @@ def test_a_model_without_float_reference_or_made_arm_only_has_nothing_to_compare
     arm = net.quantize(samples(1, seed=1), MIN_MAX, arm_only=True, model_name="arm")
     message = str(analysis_error(arm, evaluation))
     assert "arm_only=True" in message and "nothing is quantized" in message
+
+
+# -- mixed functions: the quantized model's rounding put back one unit at a time -------------------------
+
+
+def _mixed_outputs(quantized: Model, samples, **units) -> list[np.ndarray]:
+    interpreter = Interpreter(mixed_module(quantized.module, quantized.float_reference, **units))
+    return [interpreter.run(s)[0] for s in samples]
+
+
+def test_the_quantized_tensors_are_the_input_and_each_node_output_with_their_quantizations(quantized) -> None:
+    tensors = quantized_tensors(quantized.module, quantized.float_reference)
+    assert list(tensors) == ["x", *node_names(quantized)]
+    function = find_function(quantized.module)
+    (quantize_input,) = [use.operation for use in function.args[0].uses]
+    assert tensors["x"] == quantize_input.output.type.element_type
+    for match in match_nodes(function, find_function(quantized.float_reference)):
+        assert tensors[match.name] == match.outputs[0].type.element_type
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hnp.arrays(np.float32, (1, 8, 8, 3), elements=st.floats(-4, 4, width=32)))
+def test_every_node_integer_is_the_quantized_model_bit_for_bit(quantized, x) -> None:
+    (mixed,) = _mixed_outputs(quantized, [{"x": x}], integer_nodes=node_names(quantized))
+    np.testing.assert_array_equal(mixed, quantized.execute({"x": x})[0])
+
+
+def test_nothing_quantized_is_the_float_model(net, quantized, evaluation) -> None:
+    for mixed, sample in zip(_mixed_outputs(quantized, evaluation), evaluation):
+        np.testing.assert_array_equal(mixed, net.execute(sample)[0])
+
+
+def test_a_rounded_tensor_is_its_float_value_quantized_and_dequantized(net, quantized, evaluation) -> None:
+    element = quantized_tensors(quantized.module, quantized.float_reference)["x"]
+    step, zero_point = element.scale_value, element.zero_point_value
+    rounded_inputs = [
+        {"x": ((np.clip(round_half_away(s["x"].astype(np.float64) / step) + zero_point, -128, 127) - zero_point) * step).astype(np.float32)}
+        for s in evaluation
+    ]
+    mixed = _mixed_outputs(quantized, evaluation, rounded_tensors=["x"])
+    for got, sample in zip(mixed, rounded_inputs):
+        np.testing.assert_allclose(got, net.execute(sample)[0], rtol=0, atol=1e-6)
+    # rounding the last node's output: the float output quantized, as the local feed of the pool measures it
+    *_, pool = node_names(quantized)
+    element = quantized_tensors(quantized.module, quantized.float_reference)[pool]
+    step, zero_point = element.scale_value, element.zero_point_value
+    for got, sample in zip(_mixed_outputs(quantized, evaluation, rounded_tensors=[pool]), evaluation):
+        f = net.execute(sample)[0].astype(np.float64)
+        expected = ((np.clip(round_half_away(f / step) + zero_point, -128, 127) - zero_point) * step).astype(np.float32)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_one_integer_node_is_its_local_feed_in_place(quantized, evaluation) -> None:
+    first, *_ = node_names(quantized)
+    analysis = ErrorAnalysis(quantized.module, quantized.float_reference, local_feed=True)
+    local = next(node for node in analysis._locals if node.match.name == first)
+    reference, offset = tapped_interpreter(quantized.float_reference, local.counterparts)
+    # the first conv alone integer, the rest float: its output is what the local feed computes
+    match = local.match
+    mixed = mixed_module(quantized.module, quantized.float_reference, integer_nodes=[first])
+    (conv,) = [op for op in find_function(mixed).walk() if getattr(op, "node_name", None) == first and op.name == match.op_name]
+    dequantized = next(use.operation for use in conv.results[0].uses)
+    run, index = tapped_interpreter(mixed, [dequantized.results[0]])
+    for sample in evaluation:
+        values = dict(zip(local.counterparts, reference.run(sample)[offset:]))
+        (expected,) = local.run(values)
+        np.testing.assert_array_equal(run.run(sample)[index], expected)
+
+
+def test_unknown_units_are_named_with_the_known_ones(quantized) -> None:
+    with pytest.raises(ErrorAnalysisError, match=r"no quantized node named 'MLA_0/nope'.*the nodes are MLA_0/"):
+        mixed_module(quantized.module, quantized.float_reference, integer_nodes=["MLA_0/nope"])
+    with pytest.raises(ErrorAnalysisError, match=r"no quantized tensor named 'y'; the tensors are MLA_0/.*, x"):
+        mixed_module(quantized.module, quantized.float_reference, rounded_tensors=["y"])
