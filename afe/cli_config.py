@@ -12,6 +12,7 @@ Each option mirrors one `QuantizationParams` builder, starting from
     --bias-correction none|regular|iterative           with_bias_correction(...)
     --channel-equalization                             with_channel_equalization()
     --smooth-quant                                     with_smooth_quant()
+    --weight-rounding nearest|gptq                     with_weight_rounding(...)
 
 Node names are those `afe inspect MODEL.onnx` lists.
 """
@@ -89,6 +90,13 @@ def add_config_options(parser: argparse.ArgumentParser, *, default_method: str =
     group.add_argument(
         "--smooth-quant", action="store_true", help="SmoothQuant: move per-channel activation outliers into the next layer's weights"
     )
+    group.add_argument(
+        "--weight-rounding",
+        choices=("nearest", "gptq"),
+        default=None,
+        help="how the int8 weights of every conv / dense are rounded on the planner's scales: to nearest, or gptq "
+        "(fitted to the first calibration samples' inputs of each layer) (default: as the configuration's default)",
+    )
 
 
 def calibration_method(name: str, num_bins: int | None, percentile: float | None) -> CalibrationMethod:
@@ -127,11 +135,14 @@ def config_from_options(args: argparse.Namespace) -> QuantizationParams:
         custom.setdefault(node, {})["output_int32"] = True
     if custom:
         config = config.with_custom_quantization_configs(custom)
-    return (
+    config = (
         config.with_bias_correction(BiasCorrectionType(args.bias_correction))
         .with_channel_equalization(args.channel_equalization)
         .with_smooth_quant(args.smooth_quant)
     )
+    if args.weight_rounding is not None:
+        config = config.with_weight_rounding(args.weight_rounding == "gptq")
+    return config
 
 
 def describe_config(config: QuantizationParams) -> str:
@@ -154,6 +165,8 @@ def describe_config(config: QuantizationParams) -> str:
         parts.append("channel equalization")
     if config.smooth_quant:
         parts.append("smooth quant")
+    if config.weight_rounding:
+        parts.append("gptq weight rounding")
     return "; ".join(parts)
 
 

@@ -4,13 +4,19 @@ For each model of MODELS.md (`test/models.py`: cls, orientation, det, rec),
 calibrate on one set of real inputs (seed 1) and evaluate on another (seed 2),
 and print one table:
 
-    ours int8        default_quantization (Hist-MSE calibration, per-channel int8 weights)
+    ours int8        default_quantization (Hist-MSE calibration, per-channel int8 weights),
+                     weights rounded to nearest (`with_weight_rounding(False)`)
     ours int8 minmax the same with MinMaxMethod (ORT's MinMax calibrator's counterpart)
-    ours int16       int16_quantization (int16 activations; weights stay int8)
+    ours int16       int16_quantization (int16 activations; weights stay int8), nearest
+    ours ... +wr     the same with GPTQ weight rounding (`with_weight_rounding`: the int8
+                     weights fitted to the calibration inputs on the planner's scales)
     ort <method>     onnxruntime.quantization.quantize_static: QDQ, per-channel int8
                      weights, int8 asymmetric activations, after ORT's own
                      `quant_pre_process` (shapes fixed, BN folded, constants as initializers)
-    int16 - int8     ours int16 SQNR minus ours int8 SQNR (dB)
+    int16 - int8     ours int16 SQNR minus ours int8 SQNR (dB), without / with weight rounding
+
+and, per model, the seconds each of our configurations took to quantize
+(calibration included).
 
 Each cell: SQNR in dB of the quantized model's outputs against the same
 framework's fp32 outputs, SQNR = 10 log10(sum ref^2 / sum (ref - q)^2) over
@@ -25,6 +31,7 @@ Nothing is downloaded: the models and the images come from installed packages.
     python bench/bench_quantization_accuracy.py [--only cls,orientation,det,rec]
         [--calibration 32] [--evaluation 100] [--det-calibration 8] [--det-evaluation 8]
         [--rec-calibration 16] [--rec-evaluation 32] [--ort-methods MinMax,Percentile] [--fast-mode]
+        [--no-weight-rounding]
 
 ORT's Entropy calibrator with its defaults (128 histogram bins, 128 quantized
 bins) keeps the whole range, so it equals MinMax; Percentile (99.999, symmetric)
@@ -133,6 +140,7 @@ def main() -> int:
     parser.add_argument("--rec-evaluation", type=int, default=32)
     parser.add_argument("--ort-methods", default="MinMax,Percentile", help="ORT calibration methods (MinMax, Percentile, Entropy)")
     parser.add_argument("--fast-mode", action="store_true", help="run our quantized models in fast mode (float32 GEMMs)")
+    parser.add_argument("--no-weight-rounding", action="store_true", help="leave out the +wr (GPTQ weight rounding) columns")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
@@ -142,18 +150,26 @@ def main() -> int:
     from models import REAL_MODELS, real_inputs
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's notes on nodes left in float
+    nearest8, nearest16 = default_quantization.with_weight_rounding(False), int16_quantization.with_weight_rounding(False)
     ours = {
-        "ours int8": default_quantization,
-        "ours int8 minmax": default_quantization.with_calibration(MinMaxMethod()),
-        "ours int16": int16_quantization,
+        "ours int8": nearest8,
+        "ours int8 minmax": nearest8.with_calibration(MinMaxMethod()),
+        "ours int16": nearest16,
     }
+    if not args.no_weight_rounding:
+        ours.update({
+            "ours int8 +wr": nearest8.with_weight_rounding(True),
+            "ours int16 +wr": nearest16.with_weight_rounding(True),
+        })
     ort_methods = [m for m in args.ort_methods.split(",") if m]
     sizes = {"det": (args.det_calibration, args.det_evaluation), "rec": (args.rec_calibration, args.rec_evaluation)}
     columns = [*ours, *(f"ort {m.lower()}" for m in ort_methods)]
 
     print("SQNR vs fp32 (dB) / top-1 agreement (%); calibration seed 1, evaluation seed 2, "
           f"ours {'fast mode' if args.fast_mode else 'bit-exact'}")
-    print(f"{'model':<12} {'cal/eval':>8} " + " ".join(f"{c:>18}" for c in columns) + f" {'int16-int8':>11}")
+    gaps = [("ours int16", "ours int8"), *([] if args.no_weight_rounding else [("ours int16 +wr", "ours int8 +wr")])]
+    print(f"{'model':<12} {'cal/eval':>8} " + " ".join(f"{c:>18}" for c in columns) + " " + " ".join(
+        f"{'int16-int8' + (' +wr' if '+wr' in high else ''):>15}" for high, _ in gaps))
     for name in [n for n in args.only.split(",") if n]:
         spec = REAL_MODELS[name]
         if spec.path is None:
@@ -167,8 +183,11 @@ def main() -> int:
         net = load_model(onnx_source(str(spec.path), {spec.input_name: spec.shape}))
         reference = [net.execute(sample)[0] for sample in nhwc(evaluation_nchw)]
         results = {}
+        quantize_seconds = {}
         for label, config in ours.items():
+            start = time.perf_counter()
             model = net.quantize(nhwc(calibration_nchw), config)
+            quantize_seconds[label] = time.perf_counter() - start
             results[label] = measure(
                 label,
                 lambda: (reference, [model.execute(s, fast_mode=args.fast_mode)[0] for s in nhwc(evaluation_nchw)]),
@@ -188,9 +207,10 @@ def main() -> int:
             top1 = "" if result["top1"] is None else f" / {100 * result['top1']:5.1f}"
             return f"{result['sqnr']:6.2f}{top1}"
 
-        gap = results["ours int16"]["sqnr"] - results["ours int8"]["sqnr"]
         print(f"{name:<12} {f'{calibration_count}/{evaluation_count}':>8} "
-              + " ".join(f"{cell(results[c]):>18}" for c in columns) + f" {gap:>+11.2f}", flush=True)
+              + " ".join(f"{cell(results[c]):>18}" for c in columns) + " "
+              + " ".join(f"{results[high]['sqnr'] - results[low]['sqnr']:>+15.2f}" for high, low in gaps), flush=True)
+        print(f"{'':<12} {'quantize':>8} " + " ".join(f"{f'{quantize_seconds[c]:.1f} s':>18}" for c in ours), flush=True)
     print("top-1: per sample for cls / orientation, per character position for rec; det has none")
     return 0
 

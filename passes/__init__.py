@@ -38,6 +38,7 @@ _REGISTRY: dict[str, Callable[[], type[ModulePass]]] = {
     "quantize": _lazy("quantize", "QuantizePass"),
     "quantize-bfloat16": _lazy("quantize_bfloat16", "QuantizeBFloat16Pass"),
     "bias-correction": _lazy("bias_correction", "BiasCorrectionPass"),
+    "weight-rounding": _lazy("weight_rounding", "WeightRoundingPass"),
 }
 
 

@@ -67,7 +67,7 @@ def test_help_is_everywhere(capsys) -> None:
     code, out, _ = afe(capsys, "quantize", "--help")
     for option in ("--calibration-method", "--activation-scheme", "--weight-scheme", "--int16", "--requantization-mode",
                    "--unquantized-node", "--int16-node", "--calibration-data", "--output-dir", "--bias-correction",
-                   "--channel-equalization", "--smooth-quant"):
+                   "--channel-equalization", "--smooth-quant", "--weight-rounding"):
         assert option in out
 
 
@@ -103,13 +103,15 @@ def test_quantize_options_build_the_config(tmp_path, capsys) -> None:
         capsys, "quantize", MODEL, "--calibration-data", CALIBRATION, "-o", tmp_path, "--name", "mixed", *FAST,
         "--activation-scheme", "symmetric", "--weight-scheme", "per-tensor", "--requantization-mode", "tflite",
         "--int16-node", int16_node, "--unquantized-node", float_node,
-        "--bias-correction", "iterative", "--channel-equalization",
+        "--bias-correction", "iterative", "--channel-equalization", "--weight-rounding", "gptq",
     )
     assert code == 0, err
     model = Model.load("mixed", str(tmp_path))
     config = model.quantization_config
     assert config.biascorr_type.value == "iterative" and config.channel_equalization and not config.smooth_quant
+    assert config.weight_rounding
     assert any(".bc" in line for line in str(model.module).splitlines())  # corrected biases
+    assert any(".wr" in line for line in str(model.module).splitlines())  # re-rounded weights
     assert config.calibration_method == MinMaxMethod()
     assert config.activation_quantization_scheme == quantization_scheme(asymmetric=False, per_channel=False, bits=8)
     assert config.weight_quantization_scheme == quantization_scheme(asymmetric=False, per_channel=False, bits=8)

@@ -57,6 +57,7 @@ def test_int16_quantization_is_as_documented():
     assert q.weight_quantization_scheme == QuantizationScheme(asymmetric=False, per_channel=True, bits=8)
     assert q.calibration_method == HistogramMSEMethod(2048)
     assert q.requantization_mode is RequantizationMode.sima
+    assert q.weight_rounding and not default_quantization.weight_rounding
 
 
 def test_params_are_frozen_and_hashable():

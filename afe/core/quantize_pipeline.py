@@ -11,6 +11,10 @@
                                                   unless smooth-quant needs the statistics
       -> quantize_module                          MLA ops -> integer ops (passes/quantize.py), per-node
                                                   int16 / int8 widths and int32 outputs included
+      -> weight_rounded_module                    if config.weight_rounding: int8 weights re-rounded
+                                                  (GPTQ) on the first calibration samples
+                                                  (runtime/weight_rounding.py, recorded as below),
+                                                  applied within the plan's bounds (passes/weight_rounding.py)
       -> bias_corrected_module                    if config.biascorr_type is not NONE: per-channel
                                                   output errors measured on the first calibration
                                                   samples (runtime/bias_correction.py, kept while
@@ -52,7 +56,8 @@ from passes.channel_equalization import ChannelEqualizationPass
 from passes.name_nodes import functions_of, named_ops, unknown_names_message
 from passes.partition import MLA, PartitionError, partition_and_name
 from passes.quantize import quantize_module
-from runtime.bias_correction import bias_corrected_module, recorder_for
+from runtime.bias_correction import BIAS_CORRECTION_SAMPLES, bias_corrected_module, recorder_for
+from runtime.weight_rounding import WEIGHT_ROUNDING_SAMPLES, weight_rounded_module
 from sima_dialect import ops
 from sima_dialect.calibration_ops import ObserveOp
 from sima_dialect.context import sima_context
@@ -214,13 +219,19 @@ def quantize_float_module(
     bfloat16 = resolved.activation_quantization_scheme.bf16
     if bfloat16 and correcting:
         raise _error("biascorr_type: bias correction corrects integer quantization; bfloat16_scheme() activations have none to correct")
-    recorder = recorder_for(calibration_data) if correcting else None
+    if bfloat16 and resolved.weight_rounding:
+        raise _error("weight_rounding: rounds the int8 weights of integer quantization; bfloat16_scheme() activations have none")
+    samples_needed = max(BIAS_CORRECTION_SAMPLES if correcting else 0, WEIGHT_ROUNDING_SAMPLES if resolved.weight_rounding else 0)
+    recorder = recorder_for(calibration_data, samples_needed) if samples_needed else None
     if bfloat16 and not resolved.smooth_quant:
         calibrated = to_calibrate  # bfloat16 needs no scales: the data is not read
     else:
         calibrated = calibrate_module(to_calibrate, recorder or calibration_data, resolved, progress=progress)
     quantized = quantize_module(calibrated, resolved)
-    if recorder is not None:
-        # against the float module the layers were quantized from (equalized / smoothed)
-        quantized = bias_corrected_module(quantized, calibrated, recorder.samples, resolved.biascorr_type, progress=progress)
+    # both against the float module the layers were quantized from (equalized / smoothed)
+    if resolved.weight_rounding and recorder is not None:
+        quantized, _ = weight_rounded_module(quantized, calibrated, recorder.samples[:WEIGHT_ROUNDING_SAMPLES], progress=progress)
+    if correcting and recorder is not None:
+        samples = recorder.samples[:BIAS_CORRECTION_SAMPLES]
+        quantized = bias_corrected_module(quantized, calibrated, samples, resolved.biascorr_type, progress=progress)
     return QuantizedModules(quantized=quantized, float_reference=float_reference, config=resolved)
