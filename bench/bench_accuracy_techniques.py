@@ -7,6 +7,9 @@ bins, on real samples from `test/models.py`) in these ways:
     int8 (per-ch)   default_quantization: per-channel int8 weights
     +bc             with_bias_correction(True)                  (regular)
     +bc iter        with_bias_correction(BiasCorrectionType.ITERATIVE)
+                    (bias correction keeps its corrections only if they lower the
+                    output error on held-out calibration samples: a column equal to
+                    the one without correction means they were not kept)
     +cle            with_channel_equalization()
     +smoothquant    with_smooth_quant()
     per-tensor      weights per tensor: with_weight_quantization(quantization_scheme(False, False))

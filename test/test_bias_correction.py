@@ -18,6 +18,7 @@ Min / max calibration on a few samples keeps each quantization to seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from fractions import Fraction
@@ -35,7 +36,13 @@ from afe.apis.errors import UserFacingException
 from afe.core.quantize_pipeline import quantize_float_module
 from models import load_real_net, nhwc_samples
 from passes.bias_correction import BiasCorrectionPass, accumulator_unit, record_correction
-from runtime.bias_correction import SampleRecorder, measure_channel_errors, reliable_correction, shrunk_mean
+from runtime.bias_correction import (
+    SampleRecorder,
+    bias_corrected_module,
+    measure_channel_errors,
+    reliable_correction,
+    shrunk_mean,
+)
 from runtime.error_analysis import match_nodes, tapped_interpreter
 from runtime.integer_arithmetic import ArithFoldedRequantization, TFLiteRequantization, dequantize
 from runtime.interpreter import find_function
@@ -237,14 +244,19 @@ def evaluation():
 
 @pytest.fixture(scope="module")
 def quantized(net, calibration):
+    """kind -> the modules, corrected by `kind` without the output-level check
+    (whether the corrections are kept at all is tested on a synthetic model
+    below): what the corrections do to each layer is checked here."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        return {
-            kind: quantize_float_module(net.module, calibration, MIN_MAX.with_bias_correction(kind), progress=False)
-            for kind in (BiasCorrectionType.NONE, REGULAR, ITERATIVE)
+        plain = quantize_float_module(net.module, calibration, MIN_MAX, progress=False)
+        corrected = {
+            kind: bias_corrected_module(plain.quantized, plain.float_reference, calibration, kind, check=False)
+            for kind in (REGULAR, ITERATIVE)
         }
+        return {BiasCorrectionType.NONE: plain} | {kind: dataclasses.replace(plain, quantized=module) for kind, module in corrected.items()}
     finally:
         root.setLevel(level)  # other modules' tests watch the log
 
