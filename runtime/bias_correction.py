@@ -88,7 +88,6 @@ from typing import Any, TextIO
 import numpy as np
 from xdsl.dialects.builtin import IntegerType, ModuleOp
 from xdsl.ir import Operation, SSAValue
-from xdsl.traits import Pure
 
 from afe.ir.defines import BiasCorrectionType
 from passes.bias_correction import (
@@ -103,8 +102,9 @@ from passes.patterns import builders
 from runtime.calibration_data import iterate_calibration_samples
 from runtime.error_analysis import tapped_interpreter
 from runtime.integer_arithmetic import ArithFoldedRequantization, dequantize, quantize
-from runtime.interpreter import Interpreter, find_function
+from runtime.interpreter import find_function
 from runtime.kernels import KERNELS
+from runtime.layer_walk import walk_layers
 from sima_dialect import ops
 from sima_dialect.context import sima_context
 from sima_dialect.quantized_ops import QConv2DOp, QDenseOp, QuantizedGemmOp
@@ -397,42 +397,16 @@ def run_layer_by_layer(
     and run it with the bias corrected by `estimate` of them. Returns each
     layer's errors (samples x channels, before its correction) and each sample's
     outputs (those of the corrected network)."""
-    function = find_function(quantized)
-    names = Interpreter(quantized).input_names
     by_op = {layer.op: layer for layer in layers}
-    body = list(function.body.block.ops)
-    last_use: dict[SSAValue, int] = {}
-    for index, op in enumerate(body):
-        for operand in op.operands:
-            last_use[operand] = index
-    constants: dict[SSAValue, np.ndarray] = {}
-    values: dict[SSAValue, list[np.ndarray]] = {
-        argument: [np.asarray(sample[name]) for sample in samples] for argument, name in zip(function.args, names)
-    }
     errors: dict[_Layer, np.ndarray] = {}
-    with np.errstate(all="ignore"):
-        for index, op in enumerate(body[:-1]):
-            kernel = KERNELS[type(op)](op)
-            if op.has_trait(Pure) and all(operand in constants for operand in op.operands):
-                produced = kernel(*[constants[operand] for operand in op.operands])
-                for result, value in zip(op.results, produced if len(op.results) > 1 else [produced]):
-                    constants[result] = np.asarray(value)
-                continue
-            layer = by_op.get(op)
-            if layer is not None:
-                bias = constants[op.bias]
-                errors[layer] = _errors(layer, [layer.quantized_mean(x, bias) for x in values[op.input]])
-                constants[op.bias] = corrected_bias(op, estimate(errors[layer]))[0]
-            per_sample = [
-                kernel(*[constants[v] if v in constants else values[v][i] for v in op.operands]) for i in range(len(samples))
-            ]
-            for position, result in enumerate(op.results):
-                values[result] = [np.asarray(p if len(op.results) == 1 else p[position]) for p in per_sample]
-            for operand in op.operands:
-                if last_use.get(operand) == index:
-                    values.pop(operand, None)
-    returned = body[-1].operands
-    outputs = [[constants[v] if v in constants else values[v][i] for v in returned] for i in range(len(samples))]
+
+    def correct(op: Operation, inputs: list[np.ndarray], constants: dict[SSAValue, np.ndarray]) -> None:
+        layer = by_op[op]
+        bias = constants[op.bias]
+        errors[layer] = _errors(layer, [layer.quantized_mean(x, bias) for x in inputs])
+        constants[op.bias] = corrected_bias(op, estimate(errors[layer]))[0]
+
+    outputs = walk_layers(quantized, samples, set(by_op), correct)
     return errors, outputs
 
 

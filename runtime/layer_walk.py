@@ -13,8 +13,8 @@ all constant run once; every other op runs once per sample. An operand is
 dropped after its last reader ran, so at most the live activations of every
 sample are held at once.
 
-(`runtime.bias_correction.run_layer_by_layer` runs the same loop with its
-correction step built in.)
+(`runtime.bias_correction.run_layer_by_layer` and the sequential mode of
+`runtime.weight_rounding` are its users.)
 """
 
 from __future__ import annotations
