@@ -60,13 +60,19 @@ def build_conv2d(op: ops.Conv2DOp) -> Kernel:
     has_bias = op.bias is not None
     output_shape = static_shape(op.output)
     conv = conv2d_kernel(static_shape(op.weight), output_shape, strides, pads, dilations, groups, dtype)
+    return _with_bias_and_activation(conv, op, has_bias, output_shape, dtype)
+
+
+def _with_bias_and_activation(bare: Kernel, op, has_bias: bool, output_shape: Sequence[int], dtype: np.dtype) -> Kernel:
+    """`bare` `(x, w) -> y` (a fresh array) followed, in place, by the op's bias and fused
+    activation: `(x, w, b) -> y` with a bias, `(x, w) -> y` without."""
     activation = fused_activation(op, dtype)
     if not has_bias and activation is None:
-        return conv
+        return bare
     add_bias = _ChannelBias(output_shape[2], output_shape[3], dtype)
 
-    def conv_bias_activation(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-        y = conv(x, w)  # a fresh array: the bias and clamp go in place
+    def bias_activation(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        y = bare(x, w)
         if b is not None:
             add_bias(y, b)
         if activation is not None:
@@ -74,8 +80,8 @@ def build_conv2d(op: ops.Conv2DOp) -> Kernel:
         return y
 
     if has_bias:
-        return conv_bias_activation
-    return lambda x, w: conv_bias_activation(x, w)
+        return bias_activation
+    return lambda x, w: bias_activation(x, w)
 
 
 def conv2d_kernel(
@@ -367,20 +373,7 @@ def build_conv2d_transpose(op: ops.Conv2DTransposeOp) -> Kernel:
     dtype = numpy_dtype(op.output)
     output_shape = static_shape(op.output)
     conv_transpose = conv2d_transpose_kernel(output_shape, strides, pads, dilations, op.groups.value.data, dtype)
-    add_bias = _ChannelBias(output_shape[2], output_shape[3], dtype)
-    activation = fused_activation(op, dtype)
-
-    def conv_transpose_bias_activation(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-        out = conv_transpose(x, w)  # a fresh array: the bias and clamp go in place
-        if bias is not None:
-            add_bias(out, bias)
-        if activation is not None:
-            activation(out)
-        return out
-
-    if op.bias is not None:
-        return conv_transpose_bias_activation
-    return lambda x, w: conv_transpose_bias_activation(x, w)
+    return _with_bias_and_activation(conv_transpose, op, op.bias is not None, output_shape, dtype)
 
 
 def conv2d_transpose_kernel(
