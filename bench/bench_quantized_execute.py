@@ -8,17 +8,20 @@ alternate timed runs on the same input of:
 - ort: onnxruntime on the float ONNX model (the reference);
 - fp32: `LoadedNet.execute` (our float interpreter);
 - exact: `Model.execute` bit-exact with the onnxruntime backend
-  (`runtime.onnx_backend`: exact ONNX segments + NumPy kernels);
-- fast: `Model.execute(fast_mode=True)`, what it runs by default: the program
+  (`runtime.onnx_backend`: exact ONNX segments + NumPy kernels; what `Model.execute`
+  runs by default where every convolution lowers);
+- fast: `Model.execute(fast_mode=True)`, what it runs by default: all-int8 programs
+  on onnxruntime's int8 kernels (`runtime.onnx_backend.integer_emulation`), others
   emulated in float on onnxruntime (`runtime.onnx_backend.emulate`);
+- fast-f32: the float emulation on every program (fast mode before the int8 kernels);
 - np-exact / np-fast: the NumPy interpreter only (SIMA_RUNTIME=numpy; np-exact
-  is what `Model.execute` runs by default).
+  is what `Model.execute` runs by default where a convolution does not lower).
 
 Prints median latencies (wall clock) and ratios to ort (lower is better; issue
 5's targets: bit-exact <= 2, fast mode <= 1.2), checks that both backends
 give identical integers in bit-exact mode (`same`), and how far fast mode is
 from bit-exact on the samples (calibration ones and the timed one): output SQNR
-fast vs exact (`f-sqnr`, dB), the largest difference in steps of the output's
+fast vs exact (`f-sqnr`, dB; `f32-sqnr` for fast-f32), the largest difference in steps of the output's
 quantization (`f-max`), and the fast program's onnxruntime sessions and ops left to NumPy. With --threads 1 (the fair comparison: one
 BLAS thread, onnxruntime intra_op_num_threads=1 for the reference and for our
 segments) each engine runs on one core, so its process CPU time is its latency
@@ -64,15 +67,16 @@ def main() -> int:
     from afe.load.importers.general_importer import onnx_source
     from models import REAL_MODELS, real_inputs
     from runtime.onnx_backend import RUNTIME_VARIABLE
+    from runtime.onnx_backend.emulate import FLOAT_EMULATION
     from runtime.onnx_backend.program import OnnxProgram
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's notes on nodes left in float
     configs = {"int8": default_quantization, "int16": int16_quantization}
-    engines = ("fp32", "exact", "fast", "np-exact", "np-fast")
+    engines = ("fp32", "exact", "fast", "fast-f32", "np-exact", "np-fast")
     print(f"{'model':<12} {'bits':<5} {'quant s':>7} {'ort ms':>7} " + " ".join(f"{e + ' ms':>11}" for e in engines)
           + " | wall/ort: " + " ".join(f"{e:>8}" for e in engines)
           + " | cpu/ort: " + " ".join(f"{e:>8}" for e in engines) + f" {'same':>5} {'segments':>8} {'np ops':>6}"
-          + f" | {'f-sqnr':>6} {'f-max':>5} {'f-segs':>6} {'f-np':>4}")
+          + f" | {'f-sqnr':>6} {'f-max':>5} {'f-segs':>6} {'f-np':>4} {'f32-sqnr':>8}")
     for name in [n for n in args.only.split(",") if n]:
         spec = REAL_MODELS[name]
         if spec.path is None:
@@ -96,7 +100,7 @@ def main() -> int:
             os.environ[RUNTIME_VARIABLE] = "numpy"
             numpy_model = Model(model.module, name="numpy")  # the same module, NumPy interpreter only
             numpy_model.execute(feeds_ours), numpy_model.execute(feeds_ours, fast_mode=True)  # warm up
-            os.environ[RUNTIME_VARIABLE] = "onnxruntime"  # opt-in backend (the default is NumPy)
+            os.environ[RUNTIME_VARIABLE] = "onnxruntime"  # forced (the default where every convolution lowers)
             outputs = model.execute(feeds_ours), model.execute(feeds_ours, fast_mode=True)  # builds the sessions
             same = all(np.array_equal(a, b) for a, b in zip(outputs[0], numpy_model.execute(feeds_ours)))
             program = model._executor(False)
@@ -106,6 +110,12 @@ def main() -> int:
             fast_segments = fast_program.segment_count() if isinstance(fast_program, OnnxProgram) else 0
             fast_numpy_ops = len(fast_program.numpy_ops()) if isinstance(fast_program, OnnxProgram) else -1
             fast_sqnr, fast_steps = fast_mode_distance(model, [*calibration, feeds_ours])
+            float_program = OnnxProgram(model._interpreter(True), threads=args.threads or None, emulation=FLOAT_EMULATION)
+
+            def float_emulation(sample):
+                return [model._dequantized(i, output) for i, output in enumerate(float_program.run(sample))]
+
+            float_sqnr, _ = fast_mode_distance(model, [*calibration, feeds_ours], float_emulation)
             session.run(None, feeds_ort)
             net.execute(feeds_ours)
             runs = {
@@ -114,6 +124,7 @@ def main() -> int:
                 "exact": lambda: model.execute(feeds_ours),
                 "fast": lambda: model.execute(feeds_ours, fast_mode=True),
                 "np-exact": lambda: numpy_model.execute(feeds_ours),
+                "fast-f32": lambda: float_emulation(feeds_ours),
                 "np-fast": lambda: numpy_model.execute(feeds_ours, fast_mode=True),
             }
             times: dict[str, list[float]] = {key: [] for key in runs}
@@ -130,13 +141,13 @@ def main() -> int:
                   + " | wall/ort: " + " ".join(f"{ms[e] / ms['ort']:>8.2f}" for e in engines)
                   + " | cpu/ort: " + " ".join(f"{cpu[e] / cpu['ort']:>8.2f}" for e in engines)
                   + f" {str(same):>5} {segments:>8} {numpy_ops:>6}"
-                  + f" | {fast_sqnr:>6.1f} {fast_steps:>5.0f} {fast_segments:>6} {fast_numpy_ops:>4}", flush=True)
+                  + f" | {fast_sqnr:>6.1f} {fast_steps:>5.0f} {fast_segments:>6} {fast_numpy_ops:>4} {float_sqnr:>8.1f}", flush=True)
     return 0
 
 
-def fast_mode_distance(model, samples) -> tuple[float, float]:
-    """(output SQNR of fast mode against bit-exact in dB, largest |difference| in steps of the
-    first output's quantization) over `samples`."""
+def fast_mode_distance(model, samples, run_fast=None) -> tuple[float, float]:
+    """(output SQNR of fast mode (or of `run_fast(sample)`) against bit-exact in dB, largest
+    |difference| in steps of the first output's quantization) over `samples`."""
     import numpy as np
 
     from sima_dialect.quantized_ops import DequantizeOp
@@ -147,7 +158,7 @@ def fast_mode_distance(model, samples) -> tuple[float, float]:
     step = float(getattr(element, "scale_value", 1.0))
     signal = noise = largest = 0.0
     for sample in samples:
-        exact, fast = model.execute(sample)[0].astype(np.float64), model.execute(sample, fast_mode=True)[0].astype(np.float64)
+        exact, fast = model.execute(sample)[0].astype(np.float64), (run_fast(sample) if run_fast else model.execute(sample, fast_mode=True))[0].astype(np.float64)
         signal += float((exact**2).sum())
         noise += float(((exact - fast) ** 2).sum())
         largest = max(largest, float(np.abs(exact - fast).max(initial=0)) / step)

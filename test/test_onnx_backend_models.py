@@ -41,6 +41,8 @@ def quantized(request):
     return name, bits, model, nhwc_samples(name, 1, seed=100, shape=SHAPES[name])[0]
 
 
+TABLE_OPS = ("sima.lut ", "sima.requantize ", "sima.qadd ", "sima.qsub ", "sima.qmul ")
+
 MIN_FAST_SQNR_DB = 25.0
 """Output SQNR of fast mode against bit-exact, all cases, one sample each. Measured
 when written: cls int8 and orientation int8 identical (inf), rec int8 34.2 dB, det int8
@@ -71,10 +73,11 @@ def test_execute_matches_the_numpy_interpreter(quantized, monkeypatch, caplog):
         ours = model.execute(sample, fast_mode)
         program = model._executor(fast_mode)
         assert isinstance(program, OnnxProgram)
-        # the comparison is not NumPy against itself: int8, every convolution ran in onnxruntime
-        # (int16 products stay in NumPy by default; opt-in checked below)
-        if bits == "int8":
-            assert not [op for op in program.numpy_ops() if op.startswith("sima.qconv2d ")], caplog.text
+        # the comparison is not NumPy against itself: every convolution ran in onnxruntime
+        # (int16: in float32 where `_int15_float32_plan`'s bounds hold, else float64)
+        assert not [op for op in program.numpy_ops() if op.startswith("sima.qconv2d ")], caplog.text
+        # table ops (GatherElements, fused chains) run inside the sessions too
+        assert not [op for op in program.numpy_ops() if op.startswith(TABLE_OPS)], caplog.text
         assert program.lowered_ops()
         monkeypatch.setenv(RUNTIME_VARIABLE, "numpy")
         reference_model = Model(model.module, name="numpy")
@@ -86,13 +89,37 @@ def test_execute_matches_the_numpy_interpreter(quantized, monkeypatch, caplog):
             assert a.dtype == b.dtype and a.shape == b.shape
             np.testing.assert_array_equal(a, b, err_msg=f"{name} {bits}, fast_mode={fast_mode}")
     if bits == "int16":
-        # the opt-in int16 GEMM lowering (byte split) on the whole model: the same integers
+        # tables in NumPy, int16 qmul in float64 (opt-in): the same integers
         interpreter = model._interpreter(False)
-        program = OnnxProgram(interpreter, threads=1, int16_ops=True)
+        program = OnnxProgram(interpreter, threads=1, tables_in_onnx=False, int16_ops=True)
         assert not [op for op in program.numpy_ops() if op.startswith("sima.qconv2d ")], program.numpy_ops()
         for a, b in zip(program.run(sample), interpreter.run(sample)):
             assert a.dtype == b.dtype and a.shape == b.shape
             np.testing.assert_array_equal(a, b, err_msg=f"{name} {bits}, int16 products in onnxruntime")
+
+
+def test_the_default_bit_exact_executor(quantized, monkeypatch):
+    """Without SIMA_RUNTIME: onnxruntime where every convolution lowers (int8; int16 where
+    the float32 int15 bounds hold), else (convolutions in NumPy would cut the graph at
+    each one) the NumPy interpreter."""
+    name, bits, model, sample = quantized
+    monkeypatch.delenv(RUNTIME_VARIABLE, raising=False)
+    fresh = Model(model.module, name="default")
+    outputs = fresh.execute(sample)
+    executor = fresh._executor(False)
+    if bits == "int8":
+        assert isinstance(executor, OnnxProgram) and executor.runs_its_products()
+        assert executor.segment_count() <= 10, executor.numpy_ops()
+    elif isinstance(executor, OnnxProgram):
+        assert executor.runs_its_products()
+    else:
+        assert executor is fresh._interpreter(False)
+        assert not OnnxProgram(executor, threads=1).runs_its_products()
+    monkeypatch.setenv(RUNTIME_VARIABLE, "numpy")
+    reference = Model(model.module, name="reference").execute(sample)
+    assert len(outputs) == len(reference)
+    for a, b in zip(outputs, reference):
+        np.testing.assert_array_equal(a, b, err_msg=f"{name} {bits}, default executor")
 
 
 def test_sessions_are_built_once_per_model_and_mode(quantized, monkeypatch):
@@ -112,7 +139,7 @@ def test_the_backend_choice(monkeypatch):
     with pytest.raises(ValueError, match="SIMA_RUNTIME must be one of onnxruntime, numpy, got 'tensorrt'"):
         chosen_backend()
     monkeypatch.delenv(RUNTIME_VARIABLE)
-    assert chosen_backend() == "numpy"  # opt-in: not faster than the NumPy interpreter yet
-    assert chosen_backend(default="onnxruntime") == "onnxruntime"  # fast mode's default
+    assert chosen_backend() == "onnxruntime"  # the default (bit-exact: where its convolutions lower, see below)
+    assert chosen_backend(default="numpy") == "numpy"
     sentinel = object()
     assert executor_for(sentinel, backend="numpy") is sentinel

@@ -17,6 +17,7 @@ in PP-OCR det and rec) become one lookup instead of three.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -105,11 +106,22 @@ def table_kernel(table: np.ndarray, dtype: np.dtype) -> Callable[[np.ndarray], n
     return chain_lookup
 
 
-def fuse_elementwise_chains(steps: list[Step], constants: Mapping[int, np.ndarray], keep: set[int]) -> list[Step]:
-    """`steps` with each chain of two or more elementwise ops (`varying_operand`)
-    whose intermediate results are read only by the next op of the chain (and
-    are not in `keep`, e.g. the function's outputs) replaced by one table lookup,
-    placed where the chain's last op was."""
+@dataclass(frozen=True)
+class Chain:
+    """Elementwise ops run as one table: `positions` in the plan (in order), the slot of
+    the first op's varying operand, the table over every value of its `dtype` (by bit pattern)."""
+
+    positions: tuple[int, ...]
+    source: int
+    dtype: np.dtype
+    table: np.ndarray
+    where: str
+
+
+def elementwise_chains(steps: Sequence[Step], constants: Mapping[int, np.ndarray], keep: set[int]) -> list[Chain]:
+    """The chains of two or more elementwise ops (`varying_operand`) of `steps` whose
+    intermediate results are read only by the next op of the chain (and are not in
+    `keep`, e.g. the function's outputs), with their tables made by their own kernels."""
     readers: dict[int, int] = {}
     for _, _, operands, _, _ in steps:
         for slot in operands:
@@ -128,7 +140,7 @@ def fuse_elementwise_chains(steps: list[Step], constants: Mapping[int, np.ndarra
             chain = len(chains)
             chains.append([(position, index)])
         open_chain[results[0]] = chain
-    replaced: dict[int, Step | None] = {}
+    found = []
     for chain in chains:
         if len(chain) < 2:
             continue
@@ -136,13 +148,23 @@ def fuse_elementwise_chains(steps: list[Step], constants: Mapping[int, np.ndarra
         (first_op, _, first_operands, _, _), first_index = members[0]
         dtype = _storage_dtype(first_op.operands[first_index])
         table = _chain_table(members, constants, dtype)
-        last_op, _, _, last_results, _ = members[-1][0]
+        last_op = members[-1][0][0]
         if table is None or table.dtype != _storage_dtype(last_op.results[0]):
             continue
         where = " -> ".join(step[4] for step, _ in members)
-        for position, _ in chain[:-1]:
+        found.append(Chain(tuple(position for position, _ in chain), first_operands[first_index], dtype, table, where))
+    return found
+
+
+def fuse_elementwise_chains(steps: list[Step], constants: Mapping[int, np.ndarray], keep: set[int]) -> list[Step]:
+    """`steps` with each chain of `elementwise_chains` replaced by one table lookup,
+    placed where the chain's last op was."""
+    replaced: dict[int, Step | None] = {}
+    for chain in elementwise_chains(steps, constants, keep):
+        for position in chain.positions[:-1]:
             replaced[position] = None
-        replaced[chain[-1][0]] = (last_op, table_kernel(table, dtype), (first_operands[first_index],), last_results, where)
+        last_op, _, _, last_results, _ = steps[chain.positions[-1]]
+        replaced[chain.positions[-1]] = (last_op, table_kernel(chain.table, chain.dtype), (chain.source,), last_results, chain.where)
     fused = []
     for position, step in enumerate(steps):
         step = replaced.get(position, step)

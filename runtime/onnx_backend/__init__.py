@@ -4,29 +4,34 @@ onnxruntime is the kernel engine; the NumPy interpreter (`runtime.interpreter`
 with `runtime.integer_kernels`) stays the definition, the reference and the
 fallback. Each op is lowered only where its ONNX form is proven to compute
 exactly the NumPy kernel's integers for every input its types allow
-(`lower.py`: tables made by the kernel itself, float products bounded below
-2**24, requantizations in `requantize.py`); the rest run in NumPy between the
-onnxruntime segments (`program.py`). Table ops (lut, requantize, int8 qadd /
-qmul) have exact Gather forms but run in NumPy by default: onnxruntime's
-Gather copies element by element, ~6x slower than NumPy's take (measured).
-Products of int16 inputs also have exact forms, measured slower than NumPy,
-so they are opt-in too (`OnnxProgram(..., int16_ops=True)`).
+(`lower.py`: float products bounded below 2**24, requantizations in
+`requantize.py`; table ops in `exact_tables.py`: tables made by the kernels
+themselves, read with GatherElements, at NumPy's `take` speed where Gather is
+~10x slower); the rest run in NumPy between the onnxruntime segments
+(`program.py`). Chains of elementwise ops are one table, as in the
+interpreter (`integer_kernels.chains`); tensors between convolutions stay in
+NCHW inside a session. Products of int16 inputs run in float32 where their
+bounds allow (`lower._int15_float32_plan`: all but 5 of det's 90 int16
+convolutions, all of cls' and orientation's), else in float64.
 
-    executor = executor_for(interpreter)                   # bit-exact: the interpreter itself, or an OnnxProgram
+    executor = executor_for(interpreter)                   # bit-exact: an OnnxProgram, or the interpreter itself
     executor = executor_for(fast_interpreter, fast_mode=True)   # OnnxProgram(..., emulation=FLOAT_EMULATION)
     outputs = executor.run(feeds)
 
-fast mode (`Model.execute(fast_mode=True)`) runs on onnxruntime by default, as
-one float graph that emulates the program (`emulate.py`, not bit-exact; the
-seed's fast mode), unless SIMA_RUNTIME=numpy asks for its NumPy kernels.
+Bit-exact execution (`Model.execute`) runs on onnxruntime by default when
+every qconv2d and qdense of the program lowers (the real models, int8 and
+int16, then run as 1-10 sessions; `bench/bench_quantized_execute.py` measures
+it against the NumPy interpreter); otherwise (each convolution left to NumPy
+cuts the graph, measured slower than the interpreter alone) it runs the NumPy
+interpreter. SIMA_RUNTIME=numpy or =onnxruntime forces one;
+`executor_for(..., backend=...)` chooses for one call.
 
-Bit-exact execution is opt-in: `Model.execute` runs the NumPy interpreter unless the environment
-variable `SIMA_RUNTIME=onnxruntime` asks for this backend, because it is
-not faster yet: `bench/bench_quantized_execute.py` measured int8 at the NumPy
-interpreter's speed (onnxruntime's Gather is ~6x slower than NumPy's take, so
-the table ops stay in NumPy and cut the graph into one piece per convolution)
-and int16 slower. `executor_for(..., backend=...)` chooses for one call. Logging at DEBUG level on this package names every
-op that runs in NumPy and why.
+fast mode (`Model.execute(fast_mode=True)`) runs on onnxruntime by default, as
+one graph that emulates the program (not bit-exact; the seed's fast mode): on
+onnxruntime's int8 kernels for all-int8 programs (`integer_emulation.py`), else in
+float (`emulate.py`), unless SIMA_RUNTIME=numpy asks for its NumPy kernels.
+
+Logging at DEBUG level on this package names every op that runs in NumPy and why.
 """
 
 from __future__ import annotations
@@ -41,10 +46,9 @@ BACKENDS = ("onnxruntime", "numpy")
 logger = logging.getLogger(__name__)
 
 
-def chosen_backend(backend: str | None = None, default: str = "numpy") -> str:
+def chosen_backend(backend: str | None = None, default: str = "onnxruntime") -> str:
     """"onnxruntime" or "numpy": `backend` if given, else $SIMA_RUNTIME, else `default`
-    (numpy for bit-exact execution; onnxruntime for fast mode, falling back to numpy
-    with a warning if onnxruntime cannot be imported)."""
+    (falling back to numpy with a warning if the default is onnxruntime and it cannot be imported)."""
     choice = backend if backend is not None else os.environ.get(RUNTIME_VARIABLE, "").strip().lower() or None
     if choice is not None and choice not in BACKENDS:
         source = "backend" if backend is not None else f"${RUNTIME_VARIABLE}"
@@ -52,7 +56,7 @@ def chosen_backend(backend: str | None = None, default: str = "numpy") -> str:
     installed = importlib.util.find_spec("onnxruntime") is not None
     if choice is None:
         if default == "onnxruntime" and not installed:
-            logger.warning("onnxruntime is not installed: fast mode runs on the NumPy interpreter (pip install onnxruntime)")
+            logger.warning("onnxruntime is not installed: execute runs on the NumPy interpreter (pip install onnxruntime)")
             return "numpy"
         return default
     if choice == "numpy":
@@ -67,17 +71,24 @@ def executor_for(interpreter, *, backend: str | None = None, threads: int | None
     `OnnxProgram` (sessions built now), or the interpreter itself for the NumPy backend.
 
     fast_mode (the interpreter then has the fast kernels): onnxruntime by default,
-    the program emulated in float (`emulate.py`); bit-exact: NumPy by default,
-    onnxruntime running the ops whose ONNX form is proven exact."""
-    if chosen_backend(backend, default="onnxruntime" if fast_mode else "numpy") == "numpy":
+    the program emulated (`integer_emulation.fast_program`); bit-exact: onnxruntime running the
+    ops whose ONNX form is proven exact, by default only where every qconv2d / qdense
+    lowers (`runs_its_products`), else the NumPy interpreter."""
+    if chosen_backend(backend, default="onnxruntime") == "numpy":
         return interpreter
     from runtime.onnx_backend.program import OnnxProgram
 
     if fast_mode:
-        from runtime.onnx_backend.emulate import FLOAT_EMULATION
+        from runtime.onnx_backend.integer_emulation import fast_program
 
-        return OnnxProgram(interpreter, threads=threads, emulation=FLOAT_EMULATION)
-    return OnnxProgram(interpreter, threads=threads)
+        return fast_program(interpreter, threads=threads)  # int8 models on onnxruntime's int8 kernels
+    program = OnnxProgram(interpreter, threads=threads)
+    chosen = backend is not None or os.environ.get(RUNTIME_VARIABLE, "").strip() != ""
+    if not chosen and not program.runs_its_products():
+        logger.debug("bit-exact execution runs the NumPy interpreter: %d op(s) would cut the onnxruntime graph (%s)",
+                     len(program.numpy_ops()), ", ".join(program.numpy_ops()[:5]))
+        return interpreter
+    return program
 
 
 __all__ = ["BACKENDS", "RUNTIME_VARIABLE", "chosen_backend", "executor_for"]

@@ -46,6 +46,7 @@ class Fragment:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.results: list[str] = []  # the names of the op's results, once lowered
+        self.nchw_aliases: dict[str, str] = {}  # rank-4 result -> the same values transposed to NCHW, if computed
 
     def node(self, op_type: str, inputs: Sequence[str], **attributes) -> str:
         """Append a one-output node; returns its output's name."""
@@ -73,6 +74,8 @@ class Fragment:
                 for i, name in enumerate(names):
                     if name == old:
                         names[i] = new
+        if old in self.nchw_aliases:
+            self.nchw_aliases[new] = self.nchw_aliases.pop(old)
 
     def cast(self, value: str, to: int) -> str:
         return self.node("Cast", [value], to=to)

@@ -17,18 +17,27 @@ then runs in NumPy). How exactness is proven, per kind:
   2**-shift; every partial sum, in any order, is bounded by
   max|x| * sum_k |w[k, c]| < 2**24, so it is exact. int16 input: the input
   split into a high and a low byte part (x = 256 * hi + lo), each product
-  exact in float32 likewise, joined in float64 (< 2**53) and floored by
-  2**-h as the int15 algorithm does. Only when `GemmBounds` proves that none
+  exact in float32 likewise; with a sima requantization to 8 / 16 bits, the
+  int15 floor, the bias and the rounding are folded into the two products'
+  weights and biases so that all stays in float32 (`_int15_float32_plan`,
+  where its bounds hold); otherwise joined in float64 (< 2**53) and floored
+  by 2**-h as the int15 algorithm does (~20 passes, half in float64: slower
+  than NumPy's product alone, but a product left to NumPy would cut the
+  session in two, which costs more: det int16, 5 such convolutions of 90,
+  measured 0.70 of the NumPy interpreter's time this way, 0.79 cut).
+  Only when `GemmBounds` proves that none
   of the model's int32 checks can fail (else the checked NumPy kernel runs
   and raises where the data overflows). The requantization: `requantize.py`.
 - qmatmul: both operands centred, float32 where K * |a| * |b| < 2**24.
-- qglobal_avg_pool: the sum of the raw integers in float32 (H*W*128 < 2**24).
+- qglobal_avg_pool: the sum of the raw integers in float32 (H*W*2**(bits-1) < 2**24), else float64.
 - Data movement (reshape, transpose, concat, slice, split, pad, expand,
   max_pool, nearest resize) selects values and rounds nothing; nearest
   resize reads the float runtime's own index maps.
 
-Tensors stay NHWC, as in the IR; convolutions and max pools are wrapped in
-Transposes, which onnxruntime's transpose optimizer cancels between them.
+Tensors are NHWC, as in the IR; convolutions and max pools compute in NCHW and
+leave their NCHW result as an alias (`nhwc_result`) that the next convolution,
+max pool or table op of the same session reads, so no Transpose runs between
+them (the NHWC Transposes nobody reads are pruned, `program._live_nodes`).
 """
 
 from __future__ import annotations
@@ -37,19 +46,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from runtime.kernels import KERNELS  # first: it completes runtime.integer_kernels' import cycle
+import runtime.kernels  # noqa: F401  first: it completes runtime.integer_kernels' import cycle
 from runtime.integer_arithmetic import (
     ACCUMULATOR_MAX,
     ArithFoldedRequantization,
-    ArithmeticOverflowError,
     TFLiteRequantization,
-    lookup,
 )
 from runtime.integer_kernels.boundary import quantized_element, storage_dtype
 from runtime.integer_kernels.exact_float import FLOAT32_EXACT, GemmBounds, value_table
 from runtime.kernels.base import ints, static_shape
 from runtime.kernels.resize import nearest_indices, source_coordinates
-from runtime.onnx_backend.graph import FLOAT32, FLOAT64, INT32, NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
+from runtime.onnx_backend.exact_tables import TableNotLowerable, lut_table, pair_table, read_by_value, read_pair, unary_table
+from runtime.onnx_backend.graph import FLOAT32, FLOAT64, NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment, onnx_type
 from runtime.onnx_backend.requantize import float32_offset_exact, round_to_integers, sima_bias, sima_requantize, tflite_requantize
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
@@ -75,10 +83,13 @@ class Operands:
         names: list[str | None],
         constants: list[np.ndarray | None],
         constant_form: Callable[[int, np.ndarray], np.ndarray] | None = None,
+        nchw_aliases: list[str | None] | None = None,
     ):
         self._fragment = fragment
         self._names = names
         self._constants = constants
+        # operands already computed transposed to NCHW in the same session (by a conv, a pool, a table read)
+        self._aliases = list(nchw_aliases) if nchw_aliases is not None else [None] * len(names)
         # how a constant read by name is stored in the graph (fast mode: centred floats), by operand index
         self._constant_form = constant_form
 
@@ -94,6 +105,19 @@ class Operands:
 
     def constant(self, index: int) -> np.ndarray | None:
         return self._constants[index]
+
+    def has_nchw(self, index: int) -> bool:
+        return self._aliases[index] is not None
+
+    def nchw(self, index: int) -> str:
+        """Operand `index` (rank 4, NHWC) transposed to NCHW: its alias if the session has one."""
+        if self._aliases[index] is None:
+            constant = self._constants[index]
+            if constant is not None and self._constant_form is None:
+                self._aliases[index] = self._fragment.constant(np.ascontiguousarray(np.transpose(constant, NHWC_TO_NCHW)))
+            else:
+                self._aliases[index] = self._fragment.transpose(self.name(index), NHWC_TO_NCHW)
+        return self._aliases[index]
 
     def required_constant(self, index: int, what: str) -> np.ndarray:
         value = self._constants[index]
@@ -113,64 +137,73 @@ def _dtype(value) -> np.dtype:
 # tables
 
 
+def nhwc_result(f: Fragment, y: str) -> str:
+    """The NHWC result of an NCHW value `y`, remembering `y` as its alias (the ops after
+    it in the session read `y`; the Transpose is dropped if nothing else reads it)."""
+    result = f.transpose(y, NCHW_TO_NHWC)
+    f.nchw_aliases[result] = y
+    return result
+
+
+def _elementwise_result(
+    op, f: Fragment, operands: Operands, read: Callable[[list[str], tuple[int, ...] | None], str], count: int = 1
+) -> str:
+    """An elementwise op's result from `read(names of its first `count` operands, result shape)`:
+    on the operands' NCHW aliases when one has one (rank 4 only), so no Transpose runs between
+    convolutions."""
+    shape = static_shape(op.results[0]) if all(d >= 0 for d in op.results[0].type.get_shape()) else None
+    ranks = [len(value.type.get_shape()) for value in op.operands[:count]]
+    if any(operands.has_nchw(i) for i in range(count)) and all(rank == 4 for rank in ranks) and shape is not None:
+        nchw_shape = tuple(shape[axis] for axis in NHWC_TO_NCHW)
+        return nhwc_result(f, read([operands.nchw(i) for i in range(count)], nchw_shape))
+    return read([operands.name(i) for i in range(count)], shape)
+
+
 def _gather_by_value(f: Fragment, table_by_pattern: np.ndarray, x: str) -> str:
-    """table[bit pattern of x] for int8 / int16 x: Gather takes x itself as a
-    (negative-allowed) index, and -k reads entry size - k, the bit pattern."""
-    return f.node("Gather", [f.constant(table_by_pattern), f.cast(x, INT32)])
+    """table[bit pattern of x] for int8 / int16 x (`exact_tables.read_by_value`)."""
+    return read_by_value(f, table_by_pattern, x)
 
 
-def _unary_table(op, dtype: np.dtype) -> np.ndarray:
-    if dtype not in SMALL_INTEGERS:
-        raise NotLowerable(f"its input is {dtype}, tables take int8 / int16")
-    table = value_table(KERNELS[type(op)](op), dtype)
-    if table is None:
-        raise NotLowerable("its kernel refuses some input value (the model's overflow check)")
-    return table
+def _tables(build: Callable[[], np.ndarray]) -> np.ndarray:
+    try:
+        return build()
+    except TableNotLowerable as reason:
+        raise NotLowerable(str(reason)) from None
 
 
 def lower_tabulated_unary(op, f: Fragment, operands: Operands) -> list[str]:
     """requantize, dequantize: tabulated by their own kernel."""
-    table = _unary_table(op, _dtype(op.input))
-    return [_gather_by_value(f, np.ascontiguousarray(table), operands.name(0))]
+    table = _tables(lambda: unary_table(op, _dtype(op.input)))
+    return [_elementwise_result(op, f, operands, lambda x, shape: read_by_value(f, table, x[0], shape))]
 
 
 def lower_lut(op: q.LutOp, f: Fragment, operands: Operands) -> list[str]:
-    dtype = _dtype(op.input)
-    if dtype not in SMALL_INTEGERS:
-        raise NotLowerable(f"its input is {dtype}")
     table = operands.required_constant(1, "table")
-    info = np.iinfo(dtype)
-    values = np.arange(int(info.min), int(info.max) + 1, dtype=np.int64).astype(dtype)
-    try:
-        by_value = lookup(values, table)  # the checked lookup (refuses a wrong table size)
-    except (TypeError, ValueError) as error:
-        raise NotLowerable(str(error)) from None
-    half = by_value.shape[0] // 2
-    return [_gather_by_value(f, np.concatenate([by_value[half:], by_value[:half]]), operands.name(0))]
+    table = _tables(lambda: lut_table(_dtype(op.input), table))
+    return [_elementwise_result(op, f, operands, lambda x, shape: read_by_value(f, table, x[0], shape))]
 
 
 def lower_int8_pair(op, f: Fragment, operands: Operands) -> list[str]:
-    """qadd, qsub, qmul of two int8 operands: one 65536-entry table of the kernel.
-
-    a * 256 + b runs over [-32896, 32639], 65536 consecutive integers, so
-    Gather's negative indices read entry (a * 256 + b) mod 65536 of a table
-    laid out that way."""
-    lhs_dtype, rhs_dtype = _dtype(op.lhs), _dtype(op.rhs)
-    if lhs_dtype != INT8 or rhs_dtype != INT8:
+    """qadd, qsub, qmul of two int8 operands: one 65536-entry table of the kernel
+    (`exact_tables.pair_table`); with an int16 operand, `lower_wide_binary`."""
+    if _dtype(op.lhs) != INT8 or _dtype(op.rhs) != INT8:
         return lower_wide_binary(op, f, operands)
-    values = np.arange(-128, 128, dtype=np.int64)
-    try:
-        with np.errstate(all="ignore"):
-            pairs = np.asarray(KERNELS[type(op)](op)(values.astype(np.int8)[:, None], values.astype(np.int8)[None, :]))
-    except ArithmeticOverflowError:
-        raise NotLowerable("its kernel refuses some input pair (the model's overflow check)") from None
-    if pairs.shape != (256, 256):
-        raise NotLowerable(f"its kernel gave a {pairs.shape} table")
-    table = np.empty(65536, dtype=pairs.dtype)
-    table[(values[:, None] * 256 + values[None, :]) % 65536] = pairs
-    lhs, rhs = f.cast(operands.name(0), INT32), f.cast(operands.name(1), INT32)
-    index = f.node("Add", [f.node("Mul", [lhs, f.constant(256, np.int32)]), rhs])
-    return [f.node("Gather", [f.constant(table), index])]
+    table = _tables(lambda: pair_table(op))
+    return [_elementwise_result(op, f, operands, lambda ab, shape: read_pair(f, table, ab[0], ab[1], shape), 2)]
+
+
+def lower_chain(table: np.ndarray, shape: tuple[int, ...] | None) -> Lowering:
+    """A chain of elementwise ops fused into one table (`integer_kernels.chains`), read at its source."""
+    def lower(op, f: Fragment, operands: Operands) -> list[str]:
+        # the fused step's one operand is the chain's source, its result the chain's last
+        def read(x: list[str], shape) -> str:
+            return read_by_value(f, table, x[0], shape)
+
+        if operands.has_nchw(0) and shape is not None and len(shape) == 4:
+            return [nhwc_result(f, read([operands.nchw(0)], tuple(shape[axis] for axis in NHWC_TO_NCHW)))]
+        return [read([operands.name(0)], shape)]
+
+    return lower
 
 
 def _magnitude(element: QuantizedType) -> int:
@@ -284,6 +317,60 @@ def _int15_product(f: Fragment, joined: str, correction: np.ndarray, intrinsic_s
     return f.node("Floor", [f.node("Mul", [joined, f.constant(np.ldexp(1.0, -intrinsic_shift).reshape(channel_shape))])])
 
 
+def _int15_float32_plan(plan, bias: np.ndarray, correction: np.ndarray, column_l1: np.ndarray):
+    """The int15 product and sima requantization of an int16 input entirely in float32, or
+    None where a bound below fails (then `_int15_product` and float64 run).
+
+    With the centred input c = 256 hi + lo (hi in [-256, 255], lo in [0, 255]), H, L their
+    exact products, the correction z * sum(w) = 256 ch + cl (cl in [0, 255]), j = 8 - h,
+    d = min(n, j), the model's y = floor((P + B + r) 2**-n), P = floor((256 H + L + corr) 2**-h),
+    r = 2**(n-1) (0 if n = 0), and B + r = 2**d Bh + Bl (Bl in [0, 2**d)):
+
+        U  = H 2**e + ch 2**e + Bh                          e = j - d (integers)
+        V' = floor((L + cl + Bl 2**h) 2**-(h+d))            (nested floors: floor(floor(a / p) / q) = floor(a / (p q)))
+        y  = floor((U + V') 2**-k)                          k = n - d
+
+    U is one Conv on hi (weights 2**e w, bias ch 2**e + Bh), V' one Conv on lo (weights
+    2**-(h+d) w, bias (cl + Bl 2**h) 2**-(h+d)) and a Floor. Every partial sum of each
+    Conv, in any order, is a multiple of its unit within 2**24 units, and so is U + V':
+    the bounds checked here. Returns per-channel (hi weight scale, hi bias, lo weight
+    scale, lo bias, 2**-k), float64 arrays (exact values)."""
+    element, requantization, intrinsic_shift, _, output_dtype = plan
+    if element.bits != 16 or not isinstance(requantization, ArithFoldedRequantization) or output_dtype.itemsize > 2:
+        return None  # (QuantizeLinear saturates to 8 / 16 bits only)
+    c_out = bias.shape[0]
+    h = np.broadcast_to(intrinsic_shift, (c_out,)).astype(np.int64)
+    n = np.broadcast_to(requantization.shift, (c_out,)).astype(np.int64)
+    j = 8 - h
+    if np.any(j < 0):
+        return None
+    d = np.minimum(n, j)
+    e, k = j - d, n - d
+    r = np.where(n > 0, np.left_shift(1, np.maximum(n - 1, 0)), 0)
+    ch, cl = np.floor_divide(correction, 256), np.mod(correction, 256)
+    bh, bl = np.floor_divide(bias + r, np.left_shift(1, d)), np.mod(bias + r, np.left_shift(1, d))
+    l1 = column_l1.astype(np.int64)
+    hi_bias = ch * np.left_shift(1, e) + bh
+    u_bound = np.left_shift(256 * l1, e) + np.abs(hi_bias)  # |hi| <= 256
+    lo_units = 255 * l1 + cl + np.left_shift(bl, h)  # units of 2**-(h+d)
+    v_bound = (lo_units >> (h + d)) + 1
+    if np.any(u_bound >= FLOAT32_EXACT) or np.any(lo_units >= FLOAT32_EXACT) or np.any(u_bound + v_bound >= FLOAT32_EXACT):
+        return None
+    return (np.ldexp(1.0, e), hi_bias.astype(np.float64), np.ldexp(1.0, -(h + d)),
+            np.ldexp((cl + np.left_shift(bl, h)).astype(np.float64), -(h + d)), np.ldexp(1.0, -k))
+
+
+def _int15_float32_output(op, f: Fragment, hi_product: str, lo_product: str, scales, channel_shape, output_dtype) -> str:
+    """y from U (`hi_product`) and the lo product before its Floor (`_int15_float32_plan`)."""
+    summed = f.node("Add", [hi_product, f.node("Floor", [lo_product])])
+    down = scales[4]
+    if np.any(down != 1.0):
+        summed = f.node("Floor", [f.node("Mul", [summed, f.constant(down.astype(np.float32).reshape(channel_shape))])])
+    if op.has_relu:
+        summed = f.node("Relu", [summed])
+    return round_to_integers(f, summed, output_dtype)  # integers already: QuantizeLinear only saturates and casts
+
+
 def _weight_scale(plan, c_out: int) -> np.ndarray:
     """2**-n per output channel for a sima int8 product (folded into the weights), else 1."""
     element, requantization, *_ = plan
@@ -317,7 +404,16 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
     conv_attributes = dict(kernel_shape=[kh, kw], pads=list(pads), strides=list(strides), dilations=list(dilations), group=groups)
     weight_name = f.constant(np.ascontiguousarray(weights))
     channels = (c_out, 1, 1)
-    x = _float_input(f, f.transpose(operands.name(0), NHWC_TO_NCHW), _dtype(op.input), zero_point, center)  # transposes 1-2 bytes, not 4
+    x = _float_input(f, operands.nchw(0), _dtype(op.input), zero_point, center)  # transposes 1-2 bytes, not 4
+    float32_int15 = _int15_float32_plan(plan, bias, correction, column_l1) if int15 else None
+    if float32_int15 is not None:
+        hi, lo = _split_bytes(f, x)
+        products = []
+        for part, scale, part_bias in ((hi, float32_int15[0], float32_int15[1]), (lo, float32_int15[2], float32_int15[3])):
+            part_weights = (w.astype(np.float64) * scale).astype(np.float32).transpose(3, 2, 0, 1)
+            products.append(f.node("Conv", [part, f.constant(np.ascontiguousarray(part_weights)), f.constant(part_bias.astype(np.float32))],
+                                   **conv_attributes))
+        return [nhwc_result(f, _int15_float32_output(op, f, *products, float32_int15, channels, output_dtype))]
     if int15:
         hi, lo = _split_bytes(f, x)
         both = f.node("Conv", [f.node("Concat", [hi, lo], axis=0), weight_name], **conv_attributes)
@@ -327,15 +423,15 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
                      for start in (0, batch))
         joined = f.node("Add", [f.node("Mul", [high, f.constant(256.0, np.float64)]), low])
         y = _requantize_product(op, f, _int15_product(f, joined, correction, intrinsic_shift, channels), plan, bias, channels, True)
-        return [f.transpose(y, NCHW_TO_NHWC)]
+        return [nhwc_result(f, y)]
     fused_bias = _fused_sima_bias(plan, bias + correction, part_magnitude * column_l1)
     if fused_bias is not None:
         product = f.node("Conv", [x, weight_name, f.constant(fused_bias)], **conv_attributes)
         if op.has_relu:
             product = f.node("Relu", [product])
-        return [f.transpose(round_to_integers(f, product, output_dtype), NCHW_TO_NHWC)]
+        return [nhwc_result(f, round_to_integers(f, product, output_dtype))]
     product = f.node("Conv", [x, weight_name], **conv_attributes)
-    return [f.transpose(_requantize_product(op, f, product, plan, bias + correction, channels, False), NCHW_TO_NHWC)]
+    return [nhwc_result(f, _requantize_product(op, f, product, plan, bias + correction, channels, False))]
 
 
 def lower_qdense(op: q.QDenseOp, f: Fragment, operands: Operands) -> list[str]:
@@ -350,6 +446,14 @@ def lower_qdense(op: q.QDenseOp, f: Fragment, operands: Operands) -> list[str]:
     c_out = w.shape[1]
     weights = f.constant((w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32))
     zero_point = element.zero_point_value
+    float32_int15 = _int15_float32_plan(plan, bias, zero_point * w.astype(np.int64).sum(axis=0), column_l1) if int15 else None
+    if float32_int15 is not None:
+        hi, lo = _split_bytes(f, _float_input(f, operands.name(0), _dtype(op.input), zero_point, True))
+        products = []
+        for part, scale, part_bias in ((hi, float32_int15[0], float32_int15[1]), (lo, float32_int15[2], float32_int15[3])):
+            part_weights = f.constant((w.astype(np.float64) * scale).astype(np.float32))
+            products.append(f.node("Add", [f.node("MatMul", [part, part_weights]), f.constant(part_bias.astype(np.float32))]))
+        return [_int15_float32_output(op, f, *products, float32_int15, (c_out,), output_dtype)]
     if int15:
         hi, lo = _split_bytes(f, _float_input(f, operands.name(0), _dtype(op.input), zero_point, True))
         products = [f.cast(f.node("MatMul", [part, weights]), FLOAT64) for part in (hi, lo)]
@@ -395,10 +499,10 @@ def lower_qglobal_avg_pool(op: q.QGlobalAvgPoolOp, f: Fragment, operands: Operan
     if count * _magnitude(element) > ACCUMULATOR_MAX:
         raise NotLowerable("its sum can leave int32 (the checked kernel decides on the data)")
     raw_magnitude = 1 << (element.bits - 1)
-    if count * raw_magnitude >= FLOAT32_EXACT:
-        raise NotLowerable("its float32 sum is not provably exact")
-    sums = f.node("ReduceSum", [f.cast(operands.name(0), FLOAT32), f.constant([1, 2], np.int64)], keepdims=1)
-    accumulator = f.cast(sums, FLOAT64)
+    # the sum of the raw integers: float32 where it stays below 2**24, else float64 (< 2**53: int32 is checked above)
+    sum_type = FLOAT32 if count * raw_magnitude < FLOAT32_EXACT else FLOAT64
+    sums = f.node("ReduceSum", [f.cast(operands.name(0), sum_type), f.constant([1, 2], np.int64)], keepdims=1)
+    accumulator = sums if sum_type == FLOAT64 else f.cast(sums, FLOAT64)
     if element.zero_point_value:
         accumulator = f.node("Sub", [accumulator, f.constant(float(count * element.zero_point_value), np.float64)])
     out = quantized_element(op.output)
@@ -408,12 +512,16 @@ def lower_qglobal_avg_pool(op: q.QGlobalAvgPoolOp, f: Fragment, operands: Operan
 
 def lower_max_pool(op: ops.MaxPoolOp, f: Fragment, operands: Operands) -> list[str]:
     dtype = _dtype(op.input)
-    if dtype not in (INT8, np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64)):
+    x = operands.nchw(0)
+    if dtype in (INT16, np.dtype(np.uint16)):  # no int16 MaxPool in onnxruntime: float32 holds every value
+        x = f.cast(x, FLOAT32)
+    elif dtype not in (INT8, np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64)):
         raise NotLowerable(f"onnxruntime's MaxPool takes no {dtype}")
-    x = f.transpose(operands.name(0), NHWC_TO_NCHW)
     y = f.node("MaxPool", [x], kernel_shape=list(ints(op.kernel)), strides=list(ints(op.strides)),
                pads=list(ints(op.pads)), dilations=list(ints(op.dilations)))
-    return [f.transpose(y, NCHW_TO_NHWC)]
+    if dtype in (INT16, np.dtype(np.uint16)):
+        y = f.cast(y, onnx_type(dtype))
+    return [nhwc_result(f, y)]
 
 
 # ---------------------------------------------------------------------------
@@ -474,24 +582,15 @@ def lower_resize(op: ops.ResizeOp, f: Fragment, operands: Operands) -> list[str]
 
 
 def lower_wide_qmul(op: q.QMulOp, f: Fragment, operands: Operands) -> list[str]:
-    """qmul with an int16 operand, in float64 arithmetic (two int8 operands: NumPy's pair table is faster)."""
+    """qmul with an int16 operand, in float64 arithmetic (two int8 operands: a pair table, `lower_int8_pair`)."""
     if _dtype(op.lhs) == INT8 and _dtype(op.rhs) == INT8:
-        raise NotLowerable("two int8 operands: NumPy's 65536-entry table is faster than onnxruntime's Gather")
+        raise NotLowerable("two int8 operands: a pair table (tables_in_onnx)")
     return lower_wide_binary(op, f, operands)
 
 
-def _int8_input_only(lowering: Lowering) -> Lowering:
-    def lower_int8(op, f: Fragment, operands: Operands) -> list[str]:
-        if quantized_element(op.input).bits != 8:
-            raise NotLowerable("int16 input: the byte-split product in onnxruntime is slower than NumPy's (measured)")
-        return lowering(op, f, operands)
-
-    return lower_int8
-
-
 LOWERINGS: dict[type, Lowering] = {
-    q.QConv2DOp: _int8_input_only(lower_qconv2d),
-    q.QDenseOp: _int8_input_only(lower_qdense),
+    q.QConv2DOp: lower_qconv2d,
+    q.QDenseOp: lower_qdense,
     q.QMatMulOp: lower_qmatmul,
     q.QGlobalAvgPoolOp: lower_qglobal_avg_pool,
     ops.MaxPoolOp: lower_max_pool,
@@ -514,18 +613,15 @@ TABLE_LOWERINGS: dict[type, Lowering] = {
     q.QSubOp: lower_int8_pair,
     q.QMulOp: lower_int8_pair,
 }
-"""The table ops as ONNX Gathers: exact, but onnxruntime's Gather copies element by
-element (~16 ns each, measured; NumPy's take ~2.5 ns), so by default they run in
-NumPy between segments (`OnnxProgram(..., tables_in_onnx=True)` lowers them)."""
+"""The table ops, read with GatherElements (`exact_tables.py`: at NumPy's `take` speed,
+where onnxruntime's Gather is ~10x slower), so they stay inside the session; on by
+default (`OnnxProgram(..., tables_in_onnx=False)` runs them in NumPy)."""
 
 INT16_LOWERINGS: dict[type, Lowering] = {
-    q.QConv2DOp: lower_qconv2d,
-    q.QDenseOp: lower_qdense,
     q.QMulOp: lower_wide_qmul,
 }
-"""qconv2d / qdense / qmul of int16 inputs too (exact): the byte-split product is ~20
-ONNX nodes, half of them float64 passes, measured slower than NumPy's float64
-product (orientation int16: 44 ms vs 31 ms CPU); qmul is a dozen float64 passes
-where NumPy makes three. So opt-in (`OnnxProgram(..., int16_ops=True)`)."""
+"""qmul with an int16 operand in float64 arithmetic (exact) when the tables run in NumPy
+(`tables_in_onnx=False`; a dozen float64 passes where NumPy makes three): opt-in
+(`OnnxProgram(..., int16_ops=True)`). With the tables (the default) it runs in the session."""
 
 __all__ = ["INT16_LOWERINGS", "LOWERINGS", "TABLE_LOWERINGS", "NotLowerable", "Operands"]

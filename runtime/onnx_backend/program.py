@@ -36,7 +36,9 @@ from xdsl.traits import Pure
 from runtime.errors import InterpreterError, KernelError
 from runtime.interpreter import Interpreter, describe, live_ops, returned_values
 from runtime.onnx_backend.graph import IR_VERSION, OPSET, Fragment, NameSource, onnx_type
-from runtime.onnx_backend.lower import INT16_LOWERINGS, LOWERINGS, TABLE_LOWERINGS, NotLowerable, Operands
+from runtime.integer_kernels.chains import elementwise_chains, table_kernel, varying_operand
+from runtime.onnx_backend.lower import INT16_LOWERINGS, LOWERINGS, TABLE_LOWERINGS, NotLowerable, Operands, lower_chain, lower_int8_pair
+from sima_dialect import quantized_ops as q
 from sima_dialect.element_types import element_type_to_numpy
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class _NumpyStep:
 class _Segment:
     """Lowered ops run by one InferenceSession (or, after a failure, by their NumPy steps)."""
 
-    ops: list[Operation]
+    steps: list[_NumpyStep]  # each lowered op (or fused chain) with its slots and its NumPy fallback
     fragments: list[Fragment]
     inputs: list[int] = field(default_factory=list)  # slots fed to the session
     outputs: list[int] = field(default_factory=list)  # slots the session returns
@@ -67,11 +69,22 @@ class _Segment:
     output_names: list[str] = field(default_factory=list)
     output_specs: list[tuple[tuple[int, ...], np.dtype]] = field(default_factory=list)  # the IR's result types
     session: Any = None
-    numpy_steps: list[_NumpyStep] | None = None  # the fallback, built when needed
 
     def describe(self) -> str:
-        names = [describe(op) for op in self.ops]
+        names = [step.where for step in self.steps]
         return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+
+def _live_nodes(nodes: list[onnx.NodeProto], initializers: list[onnx.TensorProto], outputs: list[str]):
+    """The nodes (and initializers) some graph output depends on: e.g. a Transpose back to
+    NHWC is dropped when the ops after it read its NCHW alias (`lower.nhwc_result`)."""
+    needed = set(outputs)
+    kept = []
+    for node in reversed(nodes):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(name for name in node.input if name)
+    return kept[::-1], [tensor for tensor in initializers if tensor.name in needed]
 
 
 def session_threads(threads: int | None) -> int:
@@ -102,7 +115,7 @@ class OnnxProgram:
         interpreter: Interpreter,
         *,
         threads: int | None = None,
-        tables_in_onnx: bool = False,
+        tables_in_onnx: bool = True,
         int16_ops: bool = False,
         emulation: Any = None,
     ):
@@ -113,10 +126,14 @@ class OnnxProgram:
         if emulation is not None:
             self.lowerings = dict(emulation.lowerings)
         else:
-            # the opt-in lowerings are exact too, but measured slower than NumPy (lower.py)
+            # the opt-in lowerings are exact too (lower.py: TABLE_LOWERINGS, INT16_LOWERINGS)
             self.lowerings = {
-                **LOWERINGS, **(INT16_LOWERINGS if int16_ops else {}), **(TABLE_LOWERINGS if tables_in_onnx else {})
+                **LOWERINGS, **(TABLE_LOWERINGS if tables_in_onnx else {}), **(INT16_LOWERINGS if int16_ops else {})
             }
+            if tables_in_onnx:  # qmul: int8 pairs as a table, an int16 operand in float64 (so it does not cut the session)
+                self.lowerings[q.QMulOp] = lower_int8_pair
+        # chains of elementwise ops read as one table, as the interpreter runs them (exact ONNX only)
+        self._fuse_chains = emulation is None and tables_in_onnx
         # fast mode runs everything on onnxruntime by design: ops left to NumPy are worth an info line
         self._fallback_level = logging.INFO if emulation is not None else logging.DEBUG
         self.fallbacks: list[str] = []  # "<op>: <why it runs in NumPy>", in program order
@@ -141,7 +158,7 @@ class OnnxProgram:
         live = live_ops(body)
         constants: dict[int, np.ndarray] = {}
         names = self._names = NameSource()
-        plan: list[_NumpyStep | tuple[Operation, Fragment]] = []
+        steps: list[_NumpyStep] = []
         for op in body[:-1]:
             if op not in live:
                 continue
@@ -151,14 +168,21 @@ class OnnxProgram:
                 values = self._run_numpy(_NumpyStep(op, describe(op), operand_slots, result_slots), constants)
                 constants.update(values)
                 continue
-            fragment = self._lowered(op, operand_slots, result_slots, constants, names)
-            if fragment is None:
-                plan.append(_NumpyStep(op, describe(op), operand_slots, result_slots))
-            else:
-                plan.append((op, fragment))
+            steps.append(_NumpyStep(op, describe(op), operand_slots, result_slots))
         self._constants = constants
         self._slot_count = len(slots)
         self._output_slots = [slots[v] for v in returned]
+        plan: list[_NumpyStep | tuple[_NumpyStep, Fragment]] = []
+        self._nchw_aliases: dict[int, str] = {}  # slot -> its NCHW alias in the session being built
+        for step, lowering in self._fused(steps, constants):
+            fragment = self._lowered(step, constants, names, lowering)
+            plan.append(step if fragment is None else (step, fragment))
+            if fragment is None:  # the session ends here: its aliases are not visible after it
+                self._nchw_aliases = {}
+            else:
+                for slot, name in zip(step.results, fragment.results):
+                    if name in fragment.nchw_aliases:
+                        self._nchw_aliases[slot] = fragment.nchw_aliases[name]
         self._slots = slots
         self._program = self._segments(plan, slots)
         if self.fallbacks:
@@ -166,8 +190,40 @@ class OnnxProgram:
             shown = "; ".join(self.fallbacks[:10]) + (f"; and {len(self.fallbacks) - 10} more" if len(self.fallbacks) > 10 else "")
             logger.log(self._fallback_level, "%s: %d op(s) run in NumPy: %s", what, len(self.fallbacks), shown)
 
-    def _lowered(self, op: Operation, operand_slots, result_slots, constants, names: NameSource) -> Fragment | None:
-        lowering = self.lowerings.get(type(op))
+    def _fused(self, steps: list[_NumpyStep], constants: dict[int, np.ndarray]):
+        """(step, its lowering or None for the registry's): `steps` with each chain of
+        elementwise ops (`integer_kernels.chains`) replaced by one step reading its table."""
+        if not self._fuse_chains:
+            return [(step, None) for step in steps]
+        registry = self.interpreter.registry
+        candidates = [
+            (step.op, registry[type(step.op)](step.op) if varying_operand(step.op, [s in constants for s in step.operands]) is not None
+             and type(step.op) in registry else None, step.operands, step.results, step.where)
+            for step in steps
+        ]
+        replaced: dict[int, tuple[_NumpyStep, Any] | None] = {}
+        try:
+            chains = elementwise_chains(candidates, constants, set(self._output_slots))
+        except Exception as error:  # a kernel's failure here: the ops lower (or run) one by one
+            logger.debug("chains not fused: %s", error)
+            chains = []
+        for chain in chains:
+            for position in chain.positions[:-1]:
+                replaced[position] = None
+            last = steps[chain.positions[-1]]
+            fused = _NumpyStep(last.op, chain.where, (chain.source,), last.results, table_kernel(chain.table, chain.dtype))
+            shape, _ = _value_spec(last.op.results[0])
+            replaced[chain.positions[-1]] = (fused, lower_chain(chain.table, shape if all(d >= 0 for d in shape) else None))
+        fused_steps = []
+        for position, step in enumerate(steps):
+            entry = replaced.get(position, (step, None))
+            if entry is not None:
+                fused_steps.append(entry)
+        return fused_steps
+
+    def _lowered(self, step: _NumpyStep, constants, names: NameSource, lowering=None) -> Fragment | None:
+        op, operand_slots, result_slots = step.op, step.operands, step.results
+        lowering = lowering or self.lowerings.get(type(op))
         if lowering is None:
             self.fallbacks.append(f"{describe(op)}: no onnxruntime lowering for {op.name}")
             return None
@@ -178,7 +234,8 @@ class OnnxProgram:
         constant_form = None
         if self.emulation is not None:
             constant_form = lambda index, array: self.emulation.constant(op.operands[index], array)  # noqa: E731
-        operands = Operands(fragment, operand_names, [constants.get(s) for s in operand_slots], constant_form)
+        aliases = [self._nchw_aliases.get(s) for s in operand_slots]
+        operands = Operands(fragment, operand_names, [constants.get(s) for s in operand_slots], constant_form, aliases)
         try:
             results = lowering(op, fragment, operands)
         except NotLowerable as reason:
@@ -204,10 +261,10 @@ class OnnxProgram:
             if isinstance(entry, _NumpyStep):
                 program.append(entry)
                 continue
-            op, fragment = entry
+            step, fragment = entry
             if not program or not isinstance(program[-1], _Segment):
                 program.append(_Segment([], []))
-            program[-1].ops.append(op)
+            program[-1].steps.append(step)
             program[-1].fragments.append(fragment)
         # which values each step reads, to find every segment's outputs
         readers_after: list[set[int]] = []
@@ -224,19 +281,18 @@ class OnnxProgram:
     def _reads(self, step: _NumpyStep | _Segment) -> list[int]:
         if isinstance(step, _NumpyStep):
             return list(step.operands)
-        produced = {self._slots[r] for op in step.ops for r in op.results}
-        return [self._slots[v] for op in step.ops for v in op.operands if self._slots[v] not in produced and self._slots[v] not in self._constants]
+        produced = {slot for inner in step.steps for slot in inner.results}
+        return [slot for inner in step.steps for slot in inner.operands if slot not in produced and slot not in self._constants]
 
     def _build_segment(self, segment: _Segment, needed_later: set[int], slots: dict[SSAValue, int]) -> None:
         inputs: dict[int, None] = {}
         result_names: dict[int, str] = {}
-        for op, fragment in zip(segment.ops, segment.fragments):
-            for value in op.operands:
-                slot = slots[value]
+        for step, fragment in zip(segment.steps, segment.fragments):
+            for slot in step.operands:
                 if slot not in result_names and slot not in self._constants:
                     inputs[slot] = None
-            for result, name in zip(op.results, fragment.results):
-                result_names[slots[result]] = name
+            for slot, name in zip(step.results, fragment.results):
+                result_names[slot] = name
         segment.inputs = list(inputs)
         segment.outputs = [slot for slot in result_names if slot in needed_later]
         segment.input_names = [f"v{slot}" for slot in segment.inputs]
@@ -269,6 +325,7 @@ class OnnxProgram:
         for slot, name in zip(segment.outputs, segment.output_names):
             shape, dtype = _value_spec(value_of[slot])
             graph_outputs.append(helper.make_tensor_value_info(name, onnx_type(dtype), None))
+        nodes, initializers = _live_nodes(nodes, initializers, segment.output_names)
         graph = helper.make_graph(
             nodes,
             "segment",
@@ -291,7 +348,9 @@ class OnnxProgram:
         options.log_severity_level = 4  # its errors become NumPy fallbacks (logged at debug level)
         # QuantizeLinear / DequantizeLinear here are exact roundings and casts (scale 1), not
         # quantized tensors: onnxruntime must not fuse them into its own integer kernels
-        options.add_session_config_entry("session.disable_quant_qdq", "1")
+        # (except for an emulation written for those kernels: integer_emulation.py)
+        if not getattr(self.emulation, "fuses_quantized_kernels", False):
+            options.add_session_config_entry("session.disable_quant_qdq", "1")
         if self.emulation is None:  # many short sessions, NumPy in between: idle pool threads wait instead of spinning
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return self._ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
@@ -329,12 +388,7 @@ class OnnxProgram:
                     return
                 logger.log(self._fallback_level, "onnxruntime's results of %s disagree with the IR (%s); they run in NumPy from now on", segment.describe(), mismatch)
                 segment.session = None
-        if segment.numpy_steps is None:
-            segment.numpy_steps = [
-                _NumpyStep(op, describe(op), tuple(self._slots[v] for v in op.operands), tuple(self._slots[r] for r in op.results))
-                for op in segment.ops
-            ]
-        for step in segment.numpy_steps:
+        for step in segment.steps:
             env.update(self._run_numpy(step, env))
 
     @staticmethod
@@ -370,13 +424,21 @@ class OnnxProgram:
 
     def lowered_ops(self) -> list[str]:
         """The ops onnxruntime runs (their descriptions), for tests and benches."""
-        return [describe(op) for step in self._program if isinstance(step, _Segment) and step.session is not None for op in step.ops]
+        return [inner.where for step in self._program if isinstance(step, _Segment) and step.session is not None for inner in step.steps]
 
     def numpy_ops(self) -> list[str]:
         """The ops NumPy runs."""
         names = [step.where for step in self._program if isinstance(step, _NumpyStep)]
-        names += [describe(op) for step in self._program if isinstance(step, _Segment) and step.session is None for op in step.ops]
+        names += [inner.where for step in self._program if isinstance(step, _Segment) and step.session is None for inner in step.steps]
         return names
+
+    def runs_its_products(self) -> bool:
+        """True when onnxruntime runs every qconv2d and qdense (the bulk of the work; with
+        int16 inputs they stay in NumPy by default and cut the graph at each one)."""
+        products = (q.QConv2DOp, q.QDenseOp)
+        numpy_steps = [step for step in self._program if isinstance(step, _NumpyStep)]
+        numpy_steps += [inner for step in self._program if isinstance(step, _Segment) and step.session is None for inner in step.steps]
+        return not any(isinstance(step.op, products) for step in numpy_steps)
 
     def segment_count(self) -> int:
         return sum(isinstance(step, _Segment) for step in self._program)

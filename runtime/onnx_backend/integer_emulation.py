@@ -1,0 +1,494 @@
+"""fast mode on onnxruntime's own int8 kernels: 8-bit values stay bytes, gemms become QLinearConv.
+
+    OnnxProgram(fast_interpreter, emulation=INTEGER_EMULATION)   # Model.execute(fast_mode=True), int8 models
+
+The float emulation (`emulate.py`) carries every quantized value as float32 and
+rounds each requantization with a QuantizeLinear / DequantizeLinear pair; around
+every Conv that forces onnxruntime to reorder the tensor out of and back into
+its blocked NCHWc layout. Here an 8-bit value (int8 storage) is carried as the
+byte q + 128 (uint8, so that onnxruntime's u8 kernels apply) and every op is
+written in onnxruntime's QDQ form, DequantizeLinear -> float op -> QuantizeLinear,
+which onnxruntime fuses into its integer kernels (QLinearConv, QGemm,
+QLinearGlobalAveragePool, ...) and runs NHWC end to end:
+
+- qconv2d, qdense (int8 in and out): DequantizeLinear of the input (scale 1: the
+  centred integers c), of the integer weights (per output channel, scale 2**-h
+  times the requantization's 2**-n or M 2**-n), of an int32 bias holding the op's
+  bias and zero-point correction, then Conv / Gemm and QuantizeLinear: QLinearConv /
+  QGemm compute the op's accumulator exactly in int32 and requantize in float32,
+  rounding half to even; sima's half-up rounding is kept by a tie push
+  (`_tie_push`, exact for total shifts <= 14; tflite: ties to even). The weights
+  are stored uint8 (w + 128): onnxruntime's u8 x s8 kernel on AVX2 (VPMADDUBSW)
+  saturates pairs of products at int16 (measured: off by 120 steps on full-range
+  weights); u8 x u8 does not. Depthwise convs keep int8 weights: onnxruntime's
+  depthwise kernel widens to 16 bits first (measured exact, and faster). A fused relu: Clip of the output bytes;
+- qglobal_avg_pool: the factor in its DequantizeLinear (QLinearGlobalAveragePool);
+  qadd / qsub as a Sub of two DequantizeLinear, qmul as the float emulation's
+  (onnxruntime's QLinearAdd / QLinearMul measured far from bit-exact: 17.6 / 26.6
+  dB on cls with percentile calibration, where these forms give 147.6 dB);
+- lut: hard_swish as HardSwish on the real values; other tables as below;
+- every other op: its float emulation (`emulate.FAST_LOWERINGS`) between a
+  DequantizeLinear of its byte operands and a QuantizeLinear of its 8-bit results
+  (the emulation's own final QuantizeLinear, writing bytes instead of a
+  DequantizeLinear back to floats);
+- data movement (reshape, transpose, concat, slice, split, expand, nearest
+  resize, max_pool, pad): on the bytes.
+
+onnxruntime's QDQ fusions also see the float emulation's patterns: a float-weight
+MatMul or Conv between bytes is requantized by onnxruntime itself (measured: a
+wrapped float qconv2d 2.9 dB from bit-exact on rec), so every gemm here has its
+integer form, and programs with 16-bit values are left to the float emulation.
+
+16-bit values stay centred float32 (onnxruntime has no 16-bit conv), so an int16
+model runs on the float emulation: `fast_program` picks this emulation for programs
+whose quantized values are all 8-bit. How far it is from bit-exact on the real models:
+`test/test_fast_mode_integer.py` and `bench/bench_quantized_execute.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import numpy_helper
+from xdsl.ir import SSAValue
+
+import runtime.kernels  # noqa: F401  first: it completes runtime.integer_kernels' import cycle
+from runtime.integer_arithmetic import ArithFoldedRequantization, TFLiteRequantization
+from runtime.integer_kernels.boundary import quantized_element, storage_dtype
+from runtime.kernels.base import ints, static_shape
+from runtime.onnx_backend import emulate, table_functions
+from runtime.onnx_backend.graph import NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
+from runtime.onnx_backend.lower import (
+    NotLowerable,
+    Operands,
+    lower_concat,
+    lower_expand,
+    lower_reshape,
+    lower_resize,
+    lower_slice,
+    lower_split,
+    lower_transpose,
+)
+from sima_dialect import ops
+from sima_dialect import quantized_ops as q
+from sima_dialect.types import QuantizedType
+
+BYTE_OFFSET = 128
+"""A byte value holds q + 128: int8's range on uint8's."""
+
+
+def _scalar(f: Fragment, constant: str) -> str:
+    """A one-value constant of `f` as a scalar (onnxruntime's fused QLinear kernels take no [1] scales)."""
+    tensor = next((t for t in f.initializers if t.name == constant), None)
+    if tensor is None or len(tensor.dims) == 0 or int(np.prod(tensor.dims)) != 1:
+        return constant
+    return _scalar_constant(f, numpy_helper.to_array(tensor).reshape(()))
+
+
+def _scalar_constant(f: Fragment, value) -> str:
+    """A rank-0 initializer (`Fragment.constant` stores rank 0 as [1])."""
+    name = f.names("const")
+    f.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+    return name
+
+
+def _byte_element(value: SSAValue) -> QuantizedType | None:
+    """The 8-bit quantized type of `value` if it is carried as bytes (int8 storage), else None."""
+    element = emulate._quantized(value)
+    if element is None or element.bits != 8 or storage_dtype(value) != np.int8:
+        return None
+    return element
+
+
+def _byte_zero(f: Fragment, element: QuantizedType) -> str:
+    return _scalar_constant(f, np.uint8(element.zero_point_value + BYTE_OFFSET))
+
+
+def _centred(f: Fragment, byte_value: str, element: QuantizedType, scale: float = 1.0) -> str:
+    """The centred integers (q - z) * scale of a byte value, as float32."""
+    return f.node("DequantizeLinear", [byte_value, _scalar_constant(f, np.float32(scale)), _byte_zero(f, element)])
+
+
+def _producer(f: Fragment, name: str):
+    return next((node for node in f.nodes if name in node.output), None)
+
+
+def _only_reader(f: Fragment, name: str, node) -> bool:
+    return [reader for reader in f.nodes if name in reader.input] == [node]
+
+
+def _to_bytes(f: Fragment, centred: str, element: QuantizedType) -> str:
+    """The bytes of a centred float value. Where the float emulation ends in its own rounding
+    QuantizeLinear -> DequantizeLinear back to floats (then perhaps Transposes), that
+    QuantizeLinear writes the bytes instead (the same rounding and saturation, 128 higher) and
+    the Transposes move bytes; else one more QuantizeLinear (scale 1: c holds integers)."""
+    moves = []  # the trailing Transposes, last first
+    last = _producer(f, centred)
+    while last is not None and last.op_type == "Transpose" and (not moves or _only_reader(f, last.output[0], moves[-1])):
+        moves.append(last)
+        last = _producer(f, last.input[0])
+    if last is not None and last.op_type == "DequantizeLinear" and (not moves or _only_reader(f, last.output[0], moves[-1])):
+        rounding = _producer(f, last.input[0])
+        if rounding is not None and rounding.op_type == "QuantizeLinear" and _only_reader(f, last.input[0], last):
+            for node in (rounding, last, *moves):
+                f.nodes.remove(node)
+            stored = f.node("QuantizeLinear", [rounding.input[0], _scalar(f, rounding.input[1]), _byte_zero(f, element)])
+            for move in reversed(moves):
+                stored = f.transpose(stored, list(move.attribute[0].ints))
+            return stored
+    return f.node("QuantizeLinear", [centred, _scalar_constant(f, np.float32(1.0)), _byte_zero(f, element)])
+
+
+class IntegerEmulation:
+    """How this emulation holds values (8-bit quantized: bytes q + 128; 16-bit: as `emulate.FloatEmulation`)."""
+
+    lowerings = property(lambda self: INTEGER_LOWERINGS)
+    fuses_quantized_kernels = True  # OnnxProgram lets onnxruntime fuse its QDQ patterns
+
+    @staticmethod
+    def constant(value: SSAValue, array: np.ndarray) -> np.ndarray:
+        if _byte_element(value) is None:
+            return emulate.FLOAT_EMULATION.constant(value, array)
+        return (np.asarray(array).astype(np.int16) + BYTE_OFFSET).astype(np.uint8)
+
+    @staticmethod
+    def graph_input(f: Fragment, name: str, value: SSAValue) -> str:
+        element = _byte_element(value)
+        if element is None:
+            return emulate.FLOAT_EMULATION.graph_input(f, name, value)
+        stored = f"{name}_stored"
+        exact = f.node("DequantizeLinear", [stored, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.int8(0))])
+        f.rename(f.node("QuantizeLinear", [exact, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.uint8(BYTE_OFFSET))]), name)
+        return stored
+
+    @staticmethod
+    def graph_output(f: Fragment, name: str, value: SSAValue) -> str:
+        element = _byte_element(value)
+        if element is None:
+            return emulate.FLOAT_EMULATION.graph_output(f, name, value)
+        exact = f.node("DequantizeLinear", [name, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.uint8(BYTE_OFFSET))])
+        return f.node("QuantizeLinear", [exact, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.int8(0))])
+
+
+INTEGER_EMULATION = IntegerEmulation()
+
+
+# ---------------------------------------------------------------------------
+# every op: its float emulation between bytes
+
+
+def _between_bytes(float_lowering):
+    """`float_lowering` (emulate.py's, on centred floats) with its byte operands dequantized
+    and its 8-bit results written as bytes."""
+
+    def lower(op, f: Fragment, operands: Operands) -> list[str]:
+        names: list[str | None] = []
+        constants: list[np.ndarray | None] = []
+        for index, value in enumerate(op.operands):
+            constant = operands.constant(index)
+            if constant is not None:  # the float emulation's own form, when it reads it by name
+                names.append(None)
+                constants.append(constant)
+                continue
+            element = _byte_element(value)
+            name = operands.name(index)
+            names.append(name if element is None else _centred(f, name, element))
+            constants.append(None)
+        float_operands = Operands(f, names, constants, lambda index, array: emulate.FLOAT_EMULATION.constant(op.operands[index], array))
+        results = float_lowering(op, f, float_operands)
+        byte_results = []
+        for name, value in zip(results, op.results):
+            element = _byte_element(value)
+            byte_results.append(name if element is None else _to_bytes(f, name, element))
+        return byte_results
+
+    return lower
+
+
+# ---------------------------------------------------------------------------
+# qconv2d on QLinearConv
+
+
+TIE_FREE_SHIFT_MAX = 14
+"""The largest total shift n + h whose ties `_tie_push` breaks upward without moving another value."""
+
+
+def _tie_push(shift: np.ndarray) -> np.ndarray:
+    """The factor 1 + 2**-23 (or 1) per channel that makes QLinearConv's round-half-to-even round
+    a positive tie up, as sima's floor(v + 1/2) does: with the output shifted by +128 (all
+    non-saturating outputs v >= -1/2 then, `lower_qconv2d`), v = N 2**-k in [0, 256): a tie
+    scaled by 1 + 2**-23 (and rounded to float32) lands above its half, and a value at least
+    2**-k below a half stays below it (v 2**-23 <= 2**-15 plus half an ulp 2**-16 < 2**-k for
+    k <= 14). Larger shifts keep ties to even (one step, on 2**-k of the outputs)."""
+    return np.where(shift <= TIE_FREE_SHIFT_MAX, np.float64(1.0 + 2.0**-23), 1.0)
+
+
+def _gemm_requantization(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray, reduced_axes) -> tuple[np.ndarray, np.ndarray, int]:
+    """(weight scale, int32 bias, output zero point) of the QLinearConv / QGemm that computes the op's bytes:
+    round((sum c w + bias32) * scale) + zero point, saturated to [0, 255].
+
+    The op's accumulator sum (c + z_in) w 2**-h + bias, times 2**h, is sum c w + z_in sum w +
+    bias 2**h. sima: q = floor(A 2**-n + 1/2) (z_out folded into the bias), so the byte q + 128
+    is that with 128 2**(n + h) more in the bias and zero point 0, every byte-range output then
+    non-negative (`_tie_push`). tflite: q = round(A M 2**-n) + z_out: scale 2**-h M 2**-n,
+    zero point 128 + z_out, ties to even (the model: away from zero). Where 128 2**(n + h) leaves
+    int32, sima keeps 128 as the zero point and ties to even too."""
+    c_out = w.shape[-1]
+    intrinsic = np.broadcast_to(op.intrinsic_shift_values(), (c_out,)).astype(np.int64)
+    correction = quantized_element(op.input).zero_point_value * w.astype(np.int64).sum(axis=reduced_axes)
+    scaled_bias = np.ldexp(np.asarray(bias, dtype=np.float64), intrinsic)
+    if not np.all(scaled_bias == np.round(scaled_bias)):
+        raise NotLowerable("its bias times 2**intrinsic_shift is not an integer")
+    total = correction + scaled_bias.astype(np.int64)
+    requantization = op.requantization()
+    if isinstance(requantization, ArithFoldedRequantization):
+        shift = np.broadcast_to(requantization.shift, (c_out,)).astype(np.int64) + intrinsic
+        offset = total + (np.int64(BYTE_OFFSET) << np.minimum(shift, 40))
+        if np.abs(offset).max(initial=0) < 2**31:
+            total, scale, zero = offset, np.ldexp(_tie_push(shift), -shift), 0
+        else:  # 128 2**k leaves int32 (shifts near 24): ties to even, 128 as the zero point
+            scale, zero = np.ldexp(1.0, -shift), BYTE_OFFSET
+    elif isinstance(requantization, TFLiteRequantization):
+        multiplier = np.broadcast_to(requantization.multiplier, (c_out,)).astype(np.float64)
+        scale = multiplier * np.ldexp(1.0, -(np.broadcast_to(requantization.shift, (c_out,)).astype(np.int64) + intrinsic))
+        zero = BYTE_OFFSET + requantization.zero_point
+    else:
+        raise NotLowerable(f"{type(requantization).__name__} has no integer form")
+    if np.abs(total).max(initial=0) >= 2**31:
+        raise NotLowerable("its bias leaves int32 on QLinearConv")
+    if not 0 <= zero <= 255:
+        raise NotLowerable("its output zero point does not fit a byte")
+    return scale.astype(np.float32), total.astype(np.int32), zero
+
+
+def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]:
+    source, target = _byte_element(op.input), _byte_element(op.output)
+    if source is None or target is None:
+        return _between_bytes(emulate.emulate_qconv2d)(op, f, operands)
+    w = operands.required_constant(1, "weight")
+    bias = operands.required_constant(2, "bias")
+    c_out = w.shape[-1]
+    kh, kw = w.shape[:2]
+    scale, int32_bias, output_zero = _gemm_requantization(op, w, bias, (0, 1, 2))
+    groups = op.groups.value.data
+    if groups == c_out and w.shape[2] == 1:  # depthwise: onnxruntime's depthwise kernel widens, u8 x s8 is exact
+        weights, weight_zero = w.astype(np.int8), np.zeros(c_out, np.int8)
+    else:  # u8 x u8 (see the module doc)
+        weights, weight_zero = (w.astype(np.int16) + BYTE_OFFSET).astype(np.uint8), np.full(c_out, BYTE_OFFSET, np.uint8)
+    x = _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), source)
+    dequantized_weights = f.node(
+        "DequantizeLinear",
+        [f.constant(np.ascontiguousarray(weights.transpose(3, 2, 0, 1))), f.constant(scale), f.constant(weight_zero)],  # HWIO -> OIHW
+        axis=0,
+    )
+    dequantized_bias = f.node("DequantizeLinear", [f.constant(int32_bias), f.constant(scale)], axis=0)
+    product = f.node(
+        "Conv", [x, dequantized_weights, dequantized_bias],
+        kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
+        dilations=list(ints(op.dilations)), group=groups,
+    )
+    stored = f.node("QuantizeLinear", [product, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.uint8(output_zero))])
+    return [f.transpose(_relu(f, op, stored), NCHW_TO_NHWC)]
+
+
+def _relu(f: Fragment, op: q.QuantizedGemmOp, stored: str) -> str:
+    """A fused relu clamps the accumulator at 0: q at 0 (sima, its byte 128), at z_out (tflite)."""
+    if not op.has_relu:
+        return stored
+    requantization = op.requantization()
+    floor = BYTE_OFFSET + (requantization.zero_point if isinstance(requantization, TFLiteRequantization) else 0)
+    return f.node("Clip", [stored, _scalar_constant(f, np.uint8(floor)), _scalar_constant(f, np.uint8(255))])
+
+
+def lower_qdense(op: q.QDenseOp, f: Fragment, operands: Operands) -> list[str]:
+    """QDQ Gemm (onnxruntime: QGemm, u8 x u8) on the input flattened to [-1, K]. The float
+    emulation's MatMul on float weights must not meet onnxruntime's fusions: it requantizes
+    float weights itself (measured: rec's output 27.2 -> 24.5 dB from bit-exact)."""
+    source, target = _byte_element(op.input), _byte_element(op.output)
+    in_shape, out_shape = static_shape(op.input), static_shape(op.output)
+    if source is None or target is None or any(d < 0 for d in (*in_shape, *out_shape)):
+        raise NotLowerable("QGemm form needs bytes in and out and static shapes (the NumPy fast kernel runs)")
+    w = operands.required_constant(1, "weight")
+    bias = operands.required_constant(2, "bias")
+    scale, int32_bias, output_zero = _gemm_requantization(op, w, bias, 0)
+    x = operands.name(0)
+    if len(in_shape) != 2:
+        x = f.node("Reshape", [x, f.constant([-1, in_shape[-1]], np.int64)])
+    weights = (w.astype(np.int16) + BYTE_OFFSET).astype(np.uint8)
+    dequantized_weights = f.node(
+        "DequantizeLinear",
+        [f.constant(weights), f.constant(scale), f.constant(np.full(w.shape[-1], BYTE_OFFSET, np.uint8))],
+        axis=1,
+    )
+    dequantized_bias = f.node("DequantizeLinear", [f.constant(int32_bias), f.constant(scale)], axis=0)
+    product = f.node("Gemm", [_centred(f, x, source), dequantized_weights, dequantized_bias])
+    stored = _relu(f, op, f.node("QuantizeLinear", [product, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.uint8(output_zero))]))
+    if len(out_shape) != 2:
+        stored = f.node("Reshape", [stored, f.constant(list(out_shape), np.int64)])
+    return [stored]
+
+
+# ---------------------------------------------------------------------------
+# the global pool in the form onnxruntime fuses (QLinearGlobalAveragePool), qadd / qsub in one
+# it does not fuse. qmul keeps the float emulation's form (a Mul by its factor on the smaller
+# operand first): QLinearMul measured far from bit-exact (cls, percentile calibration: 26.6 dB
+# where the float form gives 147.6 dB), as QLinearAdd: each operand's factor in its DequantizeLinear's scale, the result
+# rounded by a QuantizeLinear of scale 1 (ties to even where the model rounds half away from zero)
+
+
+def _all_bytes(op) -> bool:
+    return all(_byte_element(value) is not None for value in (*op.operands, *op.results))
+
+
+def _byte_operand(f: Fragment, operands: Operands, op, index: int, scale: float) -> str:
+    return _centred(f, operands.name(index), _byte_element(op.operands[index]), scale)
+
+
+def _byte_result(f: Fragment, value: str, op) -> str:
+    return f.node("QuantizeLinear", [value, _scalar_constant(f, np.float32(1.0)), _byte_zero(f, _byte_element(op.results[0]))])
+
+
+def lower_qadd_sub(op: q.QuantizedAddSubOp, f: Fragment, operands: Operands) -> list[str]:
+    """Sub of the two dequantized terms (scale M_i M 2**(L - n_i - n) each; an add subtracts the
+    second term dequantized with the negated scale), rounded half away from zero by the push,
+    as the float emulation. Not Add: onnxruntime would fuse DequantizeLinear -> Add ->
+    QuantizeLinear into QLinearAdd, measured far from bit-exact (cls, percentile calibration:
+    17.6 dB where this form gives 147.6 dB); it has no QLinearSub."""
+    if not _all_bytes(op):
+        return _between_bytes(emulate.emulate_qadd_sub)(op, f, operands)
+    left_shift, shift, multiplier = op.left_shift.value.data, op.shift.value.data, op.multiplier.value.data
+    rescales = op.input_rescales()
+    ratios = [emulate._tflite_ratio(r.multiplier * multiplier, r.shift + shift, left_shift) for r in rescales]
+    lhs = _byte_operand(f, operands, op, 0, ratios[0])
+    rhs = _byte_operand(f, operands, op, 1, ratios[1] if op.SUBTRACT else -ratios[1])
+    push = emulate._away_from_zero(max(0, max(r.shift for r in rescales) + shift - left_shift), _byte_element(op.output))
+    total = f.node("Sub", [lhs, rhs])
+    return [f.node("QuantizeLinear", [total, _scalar_constant(f, np.float32(1.0 - push)), _byte_zero(f, _byte_element(op.output))])]
+
+
+def lower_qmul(op: q.QMulOp, f: Fragment, operands: Operands) -> list[str]:
+    """The float emulation's product: the Mul by the factor keeps onnxruntime from fusing the
+    pattern into QLinearMul (a factor of 1 is dropped and fused: then QLinearMul's product is
+    the exact integer product)."""
+    if not _all_bytes(op):
+        return _between_bytes(emulate.emulate_qmul)(op, f, operands)
+    left_shift, shift = op.left_shift.value.data, op.shift.value.data
+    ratio = emulate._tflite_ratio(op.multiplier.value.data, shift, left_shift)
+    lhs, rhs = _byte_operand(f, operands, op, 0, 1.0), _byte_operand(f, operands, op, 1, 1.0)
+    if emulate._size(op.lhs) < emulate._size(op.rhs):  # the factor on the smaller operand (often a per-channel gate)
+        lhs = f.node("Mul", [lhs, _scalar_constant(f, np.float32(ratio))])
+    else:
+        rhs = f.node("Mul", [rhs, _scalar_constant(f, np.float32(ratio))])
+    push = emulate._away_from_zero(max(0, shift - left_shift), _byte_element(op.output))
+    product = f.node("Mul", [lhs, rhs])
+    return [f.node("QuantizeLinear", [product, _scalar_constant(f, np.float32(1.0 - push)), _byte_zero(f, _byte_element(op.output))])]
+
+
+def lower_qglobal_avg_pool(op: q.QGlobalAvgPoolOp, f: Fragment, operands: Operands) -> list[str]:
+    if not _all_bytes(op):
+        return _between_bytes(emulate.emulate_qglobal_avg_pool)(op, f, operands)
+    _, height, width, _ = static_shape(op.input)
+    if height < 0 or width < 0:
+        return _between_bytes(emulate.emulate_qglobal_avg_pool)(op, f, operands)
+    # the model: sum * M 2**-n = mean * (H W M 2**-n)
+    ratio = emulate._tflite_ratio(op.multiplier.value.data, op.shift.value.data) * height * width
+    x = _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), _byte_element(op.input), ratio)
+    push = emulate._away_from_zero(max(0, op.shift.value.data), _byte_element(op.output))  # ties away from zero, as the model
+    mean = f.node("GlobalAveragePool", [x])
+    pooled = f.node("QuantizeLinear", [mean, _scalar_constant(f, np.float32(1.0 - push)), _byte_zero(f, _byte_element(op.output))])
+    return [f.transpose(pooled, NCHW_TO_NHWC)]
+
+
+def lower_lut(op: q.LutOp, f: Fragment, operands: Operands) -> list[str]:
+    """hard_swish as one HardSwish on the real values (Mul(c, HardSigmoid(c)) reads c twice, and
+    onnxruntime then dequantizes it twice); other tables as the float emulation reads them."""
+    source, target = _byte_element(op.input), _byte_element(op.output)
+    table = operands.constant(1)
+    if source is not None and target is not None and table is not None:
+        found = table_functions.recognize(table, source, target)
+        if found is not None and found.function.name == "hard_swish":
+            real = _centred(f, operands.name(0), source, source.scale_value)
+            swished = f.node("HardSwish", [real])
+            return [f.node("QuantizeLinear", [swished, _scalar_constant(f, np.float32(target.scale_value)), _byte_zero(f, target)])]
+    return _between_bytes(emulate.emulate_lut)(op, f, operands)
+
+
+# ---------------------------------------------------------------------------
+# data movement on bytes
+
+
+def _on_bytes(byte_lowering, float_lowering):
+    """`byte_lowering` where every quantized operand and result is carried as bytes, else the float
+    emulation's lowering between bytes (f32 values: the float emulation's lowering as it is)."""
+
+    def lower(op, f: Fragment, operands: Operands) -> list[str]:
+        quantized = [value for value in (*op.operands, *op.results) if emulate._quantized(value) is not None]
+        if quantized and all(_byte_element(value) is not None for value in quantized):
+            return byte_lowering(op, f, operands)
+        return _between_bytes(float_lowering)(op, f, operands)
+
+    return lower
+
+
+def lower_byte_max_pool(op: ops.MaxPoolOp, f: Fragment, operands: Operands) -> list[str]:
+    x = f.transpose(operands.name(0), NHWC_TO_NCHW)
+    y = f.node("MaxPool", [x], kernel_shape=list(ints(op.kernel)), strides=list(ints(op.strides)),
+               pads=list(ints(op.pads)), dilations=list(ints(op.dilations)))
+    return [f.transpose(y, NCHW_TO_NHWC)]
+
+
+def lower_byte_pad(op: ops.PadOp, f: Fragment, operands: Operands) -> list[str]:
+    inputs = [operands.name(0), f.constant(ints(op.pads), np.int64)]
+    if op.mode.data == "constant":
+        inputs.append(_scalar_constant(f, np.uint8(op.value.value.data + BYTE_OFFSET)))
+    return [f.node("Pad", inputs, mode=op.mode.data)]
+
+
+_DATA_MOVEMENT = {
+    ops.MaxPoolOp: lower_byte_max_pool,
+    ops.PadOp: lower_byte_pad,
+    ops.ReshapeOp: lower_reshape,
+    ops.TransposeOp: lower_transpose,
+    ops.ConcatOp: lower_concat,
+    ops.SliceOp: lower_slice,
+    ops.SplitOp: lower_split,
+    ops.ExpandOp: lower_expand,
+    ops.ResizeOp: lower_resize,
+}
+
+INTEGER_LOWERINGS = {
+    **{kind: _between_bytes(lowering) for kind, lowering in emulate.FAST_LOWERINGS.items()},
+    **{kind: _on_bytes(lowering, emulate.FAST_LOWERINGS[kind]) for kind, lowering in _DATA_MOVEMENT.items()},
+    q.QConv2DOp: lower_qconv2d,
+    q.QDenseOp: lower_qdense,
+    q.QAddOp: lower_qadd_sub,
+    q.QSubOp: lower_qadd_sub,
+    q.QGlobalAvgPoolOp: lower_qglobal_avg_pool,
+    q.QMulOp: lower_qmul,
+    q.LutOp: lower_lut,
+}
+"""sima op class -> its lowering on bytes (ops not listed run on the fast NumPy kernels)."""
+
+
+
+
+def all_quantized_are_bytes(function) -> bool:
+    """Whether every quantized value of `function` is 8-bit (int8 storage), and there is one:
+    the programs INTEGER_EMULATION is for (a 16-bit value would meet onnxruntime's QDQ fusions
+    in the float emulation's form, which they are not written for)."""
+    values = [value for op in function.walk() for value in (*op.operands, *op.results)]
+    quantized = [value for value in values if emulate._quantized(value) is not None]
+    return bool(quantized) and all(_byte_element(value) is not None for value in quantized)
+
+
+def fast_program(interpreter, *, threads: int | None = None):
+    """fast mode's onnxruntime program: INTEGER_EMULATION for an all-int8 program, else (or if
+    onnxruntime cannot build one of its sessions) the float emulation."""
+    from runtime.onnx_backend.program import OnnxProgram
+
+    if all_quantized_are_bytes(interpreter.function):
+        program = OnnxProgram(interpreter, threads=threads, emulation=INTEGER_EMULATION)
+        if len(program.numpy_ops()) == len(program.fallbacks):  # else a session failed: its ops run in NumPy
+            return program
+    return OnnxProgram(interpreter, threads=threads, emulation=emulate.FLOAT_EMULATION)
+
+__all__ = ["INTEGER_EMULATION", "INTEGER_LOWERINGS", "IntegerEmulation", "all_quantized_are_bytes", "fast_program"]
