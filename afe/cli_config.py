@@ -12,7 +12,7 @@ Each option mirrors one `QuantizationParams` builder, starting from
     --bias-correction none|regular|iterative           with_bias_correction(...)
     --channel-equalization                             with_channel_equalization()
     --smooth-quant                                     with_smooth_quant()
-    --weight-rounding nearest|gptq                     with_weight_rounding(...)
+    --weight-rounding nearest|gptq|compensated         with_weight_rounding(...) / with_activation_compensation()
 
 Node names are those `afe inspect MODEL.onnx` lists.
 """
@@ -92,10 +92,11 @@ def add_config_options(parser: argparse.ArgumentParser, *, default_method: str =
     )
     group.add_argument(
         "--weight-rounding",
-        choices=("nearest", "gptq"),
+        choices=("nearest", "gptq", "compensated"),
         default=None,
-        help="how the int8 weights of every conv / dense are rounded on the planner's scales: to nearest, or gptq "
-        "(fitted to the first calibration samples' inputs of each layer) (default: as the configuration's default)",
+        help="how the int8 weights of every conv / dense are rounded on the planner's scales: to nearest, gptq "
+        "(fitted to the first calibration samples' inputs of each layer), or compensated (weights and biases fitted "
+        "to the float layer's output through the quantized network's own inputs) (default: as the configuration's default)",
     )
 
 
@@ -141,7 +142,9 @@ def config_from_options(args: argparse.Namespace) -> QuantizationParams:
         .with_smooth_quant(args.smooth_quant)
     )
     if args.weight_rounding is not None:
-        config = config.with_weight_rounding(args.weight_rounding == "gptq")
+        config = config.with_weight_rounding(args.weight_rounding == "gptq").with_activation_compensation(
+            args.weight_rounding == "compensated"
+        )
     return config
 
 
@@ -167,6 +170,8 @@ def describe_config(config: QuantizationParams) -> str:
         parts.append("smooth quant")
     if config.weight_rounding:
         parts.append("gptq weight rounding")
+    if config.activation_compensation:
+        parts.append("weights compensating the int8 activations")
     return "; ".join(parts)
 
 

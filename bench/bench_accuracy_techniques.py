@@ -20,14 +20,16 @@ bins, on real samples from `test/models.py`) in these ways:
 and print, for each, the SQNR in dB (10 log10(sum f^2 / sum (q - f)^2), all
 evaluation samples pooled; higher is better) of the quantized model's (first)
 output against the float model's on evaluation samples drawn with another
-seed, and the seconds each quantization took. The outputs of cls and
+seed (`--evaluation-seeds`: one row per seed, so the spread between two
+seeds' rows shows the evaluation's own noise), and the seconds each
+quantization took. The outputs of cls and
 orientation are saturating softmaxes: their SQNR is dominated by the few
 samples whose decision is close: on cls with 128 evaluation samples a
 bootstrap over the samples gives a standard error of ~1 dB for the difference
 of two columns (orientation ~0.3-0.8 dB), so smaller differences are noise.
 
     python bench/bench_accuracy_techniques.py [--calibration 16] [--evaluation 128] [--only cls,det,rec,orientation]
-        [--det-size 320] [--columns int8,+bc,...]
+        [--det-size 320] [--columns int8,+bc,...] [--evaluation-seeds 2,3]
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from pathlib import Path
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibration", type=int, default=16, help="calibration samples (seed 1)")
-    parser.add_argument("--evaluation", type=int, default=128, help="evaluation samples (seed 2)")
+    parser.add_argument("--evaluation", type=int, default=128, help="evaluation samples (per evaluation seed)")
+    parser.add_argument("--evaluation-seeds", default="2", help="comma-separated seeds of evaluation sample sets (default 2)")
     parser.add_argument("--only", default="cls,orientation,rec,det", help="comma-separated model names (cls, det, rec, orientation)")
     parser.add_argument("--det-size", type=int, default=320, help="det's input height and width (default 320, as test/models.py)")
     parser.add_argument("--columns", default="", help="comma-separated column names (default: all)")
@@ -93,17 +96,22 @@ def main() -> int:
         shape = (1, 3, args.det_size, args.det_size) if name == "det" else spec.shape
         net = load_real_net(name, shape)
         calibration = nhwc_samples(name, args.calibration, seed=1, shape=shape)
-        evaluation = nhwc_samples(name, args.evaluation, seed=2, shape=shape)
-        results, seconds = [], []
-        reference = [net.execute(sample)[0] for sample in evaluation]
+        seeds = [int(seed) for seed in args.evaluation_seeds.split(",")]
+        evaluations = {seed: nhwc_samples(name, args.evaluation, seed=seed, shape=shape) for seed in seeds}
+        references = {seed: [net.execute(sample)[0] for sample in samples] for seed, samples in evaluations.items()}
+        results: dict[int, list[float]] = {seed: [] for seed in seeds}
+        seconds = []
         for config in configs.values():
             start = time.perf_counter()
             modules = quantize_float_module(net.module, calibration, config, progress=False)
             seconds.append(time.perf_counter() - start)
             interpreter = Interpreter(modules.quantized)
-            results.append(sqnr_db(reference, [interpreter.run(sample)[0] for sample in evaluation]))
+            for seed, samples in evaluations.items():
+                results[seed].append(sqnr_db(references[seed], [interpreter.run(sample)[0] for sample in samples]))
         label = f"{name}" + (f" {args.det_size}" if name == "det" else "")
-        print(f"{label:<12} {'SQNR dB':<8} " + " ".join(f"{v:>14.2f}" for v in results), flush=True)
+        for seed in seeds:
+            row = f"dB s{seed}" if len(seeds) > 1 else "SQNR dB"
+            print(f"{label:<12} {row:<8} " + " ".join(f"{v:>14.2f}" for v in results[seed]), flush=True)
         print(f"{label:<12} {'quant s':<8} " + " ".join(f"{s:>14.0f}" for s in seconds), flush=True)
     return 0
 

@@ -10,13 +10,21 @@ and print one table:
     ours int16       int16_quantization (int16 activations; weights stay int8), nearest
     ours ... +wr     the same with GPTQ weight rounding (`with_weight_rounding`: the int8
                      weights fitted to the calibration inputs on the planner's scales)
+    ours int8 +rr    int8 with range refinement (`with_range_refinement`: each activation
+                     range re-chosen for its error downstream, `runtime/range_refinement.py`)
+    ours int8 +comp  int8 with weights and biases fitted to compensate the int8 activations
+                     (`with_activation_compensation`: the float layer's output through the
+                     quantized prefix's inputs, then GPTQ-rounded)
     ort <method>     onnxruntime.quantization.quantize_static: QDQ, per-channel int8
                      weights, int8 asymmetric activations, after ORT's own
                      `quant_pre_process` (shapes fixed, BN folded, constants as initializers)
     int16 - int8     ours int16 SQNR minus ours int8 SQNR (dB), without / with weight rounding
 
 and, per model, the seconds each of our configurations took to quantize
-(calibration included).
+(calibration included). For the classifiers, a second line per model measures
+on --extra-evaluation more inputs (seed 3): the top-1 agreement of the outputs,
+that of the logits (the softmax's input, dequantized: the int8 output
+probabilities tie near 50/50 where the logits do not), and the logit SQNR.
 
 Each cell: SQNR in dB of the quantized model's outputs against the same
 framework's fp32 outputs, SQNR = 10 log10(sum ref^2 / sum (ref - q)^2) over
@@ -31,7 +39,7 @@ Nothing is downloaded: the models and the images come from installed packages.
     python bench/bench_quantization_accuracy.py [--only cls,orientation,det,rec]
         [--calibration 32] [--evaluation 100] [--det-calibration 8] [--det-evaluation 8]
         [--rec-calibration 16] [--rec-evaluation 32] [--ort-methods MinMax,Percentile] [--fast-mode]
-        [--no-weight-rounding]
+        [--no-weight-rounding] [--no-compensation] [--no-range-refinement] [--extra-evaluation 300]
 
 ORT's Entropy calibrator with its defaults (128 histogram bins, 128 quantized
 bins) keeps the whole range, so it equals MinMax; Percentile (99.999, symmetric)
@@ -118,6 +126,26 @@ def ort_quantized_session(model_path: Path, spec, calibration_nchw: list[np.ndar
     return make(quantized), make(prepared)
 
 
+def logits(module, samples: Sequence[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per sample, the first output and the input of the last softmax (the logits),
+    dequantized if it is quantized; bit-exact for a quantized module."""
+    from runtime.error_analysis import tapped_interpreter
+    from runtime.interpreter import find_function
+    from sima_dialect.types import QuantizedType
+
+    softmax = [op for op in find_function(module).walk() if op.name in ("sima.softmax", "sima.qsoftmax")][-1]
+    tap = softmax.operands[0]
+    interpreter, offset = tapped_interpreter(module, [tap])
+    element = tap.type.element_type
+
+    def real(x: np.ndarray) -> np.ndarray:
+        if isinstance(element, QuantizedType):
+            return (x.astype(np.float64) - element.zero_point_value) * element.scale_value
+        return np.asarray(x, dtype=np.float64)
+
+    return [(produced[0], real(produced[offset])) for produced in map(interpreter.run, samples)]
+
+
 def measure(label: str, run: Callable[[], tuple[list[np.ndarray], list[np.ndarray]]], classify: bool) -> dict[str, object]:
     start = time.perf_counter()
     reference, quantized = run()
@@ -141,6 +169,9 @@ def main() -> int:
     parser.add_argument("--ort-methods", default="MinMax,Percentile", help="ORT calibration methods (MinMax, Percentile, Entropy)")
     parser.add_argument("--fast-mode", action="store_true", help="run our quantized models in fast mode (float32 GEMMs)")
     parser.add_argument("--no-weight-rounding", action="store_true", help="leave out the +wr (GPTQ weight rounding) columns")
+    parser.add_argument("--no-range-refinement", action="store_true", help="leave out the +rr (range refinement) column")
+    parser.add_argument("--no-compensation", action="store_true", help="leave out the +comp (activation compensation) column")
+    parser.add_argument("--extra-evaluation", type=int, default=300, help="more classifier inputs (seed 3) for top-1 and logits; 0: none")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
@@ -161,6 +192,10 @@ def main() -> int:
             "ours int8 +wr": nearest8.with_weight_rounding(True),
             "ours int16 +wr": nearest16.with_weight_rounding(True),
         })
+    if not args.no_range_refinement:
+        ours["ours int8 +rr"] = nearest8.with_range_refinement(True)
+    if not args.no_compensation:
+        ours["ours int8 +comp"] = nearest8.with_activation_compensation()
     ort_methods = [m for m in args.ort_methods.split(",") if m]
     sizes = {"det": (args.det_calibration, args.det_evaluation), "rec": (args.rec_calibration, args.rec_evaluation)}
     columns = [*ours, *(f"ort {m.lower()}" for m in ort_methods)]
@@ -184,6 +219,9 @@ def main() -> int:
         reference = [net.execute(sample)[0] for sample in nhwc(evaluation_nchw)]
         results = {}
         quantize_seconds = {}
+        extra = {}
+        extra_nchw = real_inputs(name, args.extra_evaluation, seed=3) if name in CLASSIFIERS else []
+        extra_reference = logits(net.module, nhwc(extra_nchw)) if extra_nchw else None
         for label, config in ours.items():
             start = time.perf_counter()
             model = net.quantize(nhwc(calibration_nchw), config)
@@ -193,6 +231,13 @@ def main() -> int:
                 lambda: (reference, [model.execute(s, fast_mode=args.fast_mode)[0] for s in nhwc(evaluation_nchw)]),
                 classify,
             )
+            if extra_reference is not None and not args.fast_mode:
+                outputs, logit_values = zip(*logits(model.module, nhwc(extra_nchw)))
+                reference_outputs, reference_logits = zip(*extra_reference)
+                extra[label] = (
+                    f"{100 * top1_agreement(reference_outputs, outputs):5.1f}/{100 * top1_agreement(reference_logits, logit_values):5.1f}"
+                    f"/{sqnr_db(reference_logits, logit_values):5.2f}"
+                )
         with tempfile.TemporaryDirectory() as workdir:
             for method in ort_methods:
                 quantized, fp32 = ort_quantized_session(spec.path, spec, calibration_nchw, method, Path(workdir))
@@ -211,7 +256,11 @@ def main() -> int:
               + " ".join(f"{cell(results[c]):>18}" for c in columns) + " "
               + " ".join(f"{results[high]['sqnr'] - results[low]['sqnr']:>+15.2f}" for high, low in gaps), flush=True)
         print(f"{'':<12} {'quantize':>8} " + " ".join(f"{f'{quantize_seconds[c]:.1f} s':>18}" for c in ours), flush=True)
+        if extra:
+            print(f"{'':<12} {f'+{len(extra_nchw)}':>8} " + " ".join(f"{extra.get(c, ''):>18}" for c in ours), flush=True)
     print("top-1: per sample for cls / orientation, per character position for rec; det has none")
+    if args.extra_evaluation and not args.fast_mode:
+        print(f"+{args.extra_evaluation} (classifiers, seed 3, bit-exact): top-1 % of the outputs / top-1 % of the logits / logit SQNR dB")
     return 0
 
 

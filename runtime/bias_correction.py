@@ -58,19 +58,25 @@ logits' squared error is about 1% bias, and corrections with the sign of half
 the channels flipped at random moved the output SQNR as much as the real ones
 (18.4 to 21.0 dB against 18.35, int8 20.83); regular correction (each layer
 measured on float inputs) even raised orientation's logit error by 38% on
-other samples. So the corrections are kept only if they lower the model's
-output error on calibration samples they were not measured on
-(`held_out_output_error`): the samples are split into `HELD_OUT_FOLDS` folds,
-the corrections measured on the other folds (the same method: regular or
-iterative) are applied, and the output error on the fold is compared with the
-uncorrected network's; summed over the folds, the corrections (then measured
-on all samples) are kept only if they lower it. The output error is measured
-where it is not saturated: an output that is a softmax / sigmoid of scores is
-compared at the scores (the logits), whose error is what the probabilities'
-error follows, without a handful of near-tie samples dominating the sum
-(`compared_outputs`). With fewer than `HELD_OUT_FOLDS` samples there is
-nothing to hold out: the corrections are applied unchecked (a warning says
-so).
+other samples. So the corrections are decided on calibration samples they were
+not measured on (`HeldOutJudge`): the samples are split into `HELD_OUT_FOLDS`
+folds, the corrections measured on the other folds (the same method: regular
+or iterative) are applied, and each held-out sample's output error is
+measured. A candidate is kept only if its gain over the current choice (per
+held-out sample, paired) is significant: a one-sided sign-flip test on the
+mean gain (`gain_p_value`, below `SIGNIFICANCE`), so a gain no larger than
+the noise of a re-drawn per-sample error, or one that one near-tie sample
+makes, is not enough. The candidates go in order (`preferred_candidate`):
+regular against none; for ITERATIVE, then the iterative corrections against
+that choice, so iterative keeps regular's choice unless the evidence prefers
+its own corrections: on the calibration evidence it is never worse than
+regular. The output error is the one the model's output shows, without the
+output's own rounding: an output that is a softmax / sigmoid of scores is
+compared as the float softmax / sigmoid of the scores (`compared_outputs`),
+each output's squared error relative to its float signal (the SQNR's
+terms). With fewer than `HELD_OUT_FOLDS` samples there is nothing to hold out:
+the corrections are applied unchecked (a warning says so). Only calibration
+data is used.
 
 The float module must be the one the quantized module was quantized from
 (after channel equalization or SmoothQuant, if any): the measurement compares
@@ -86,6 +92,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 import numpy as np
+import scipy.stats
 from xdsl.dialects.builtin import IntegerType, ModuleOp
 from xdsl.ir import Operation, SSAValue
 
@@ -426,34 +433,33 @@ def bias_corrected_module(
     against `float_module`, the float module it was quantized from (same node
     names); each layer's correction is `estimate` of its measured errors.
 
-    With `check` the corrections are kept only if, measured on some of the
-    samples, they lower the output error on the others (`held_out_output_error`;
-    the module's documentation says why); otherwise `quantized` comes back
-    unchanged and the log says why."""
+    With `check` the corrections are decided on held-out calibration samples
+    (`choose_corrections`; the module's documentation says how): the result is
+    `quantized` itself when no correction is kept, and the log (INFO) says
+    what was kept and on what evidence."""
     if kind is BiasCorrectionType.NONE:
         return quantized
-    corrected = quantized.clone()
-    measurement = _measure(corrected, float_module, samples, kind, estimate, progress, progress_file, outputs=check)
-    if not measurement.layers:
+    clone = quantized.clone()
+    iterative = kind is BiasCorrectionType.ITERATIVE
+    # regular's errors are a candidate of the check even for iterative
+    regular = _measure_regular(
+        clone, float_module, samples, estimate, progress, progress_file, outputs=check, quantized_means=check or not iterative
+    )
+    if not regular.layers:
         return quantized
-    if check:
-        if len(measurement.samples) < HELD_OUT_FOLDS:
-            _log.warning(
-                "bias correction: %d calibration sample(s) are too few to check the corrections on held-out samples "
-                "(%d needed); they are applied unchecked",
-                len(measurement.samples),
-                HELD_OUT_FOLDS,
-            )
-        else:
-            before, after = held_out_output_error(corrected, float_module, measurement, estimate)
-            if not after < before:
-                _log.info(
-                    "bias correction (%s): not applied: on held-out calibration samples it would raise the output "
-                    "error from %.4g to %.4g (relative squared error, summed over %d folds)",
-                    kind.value, before, after, HELD_OUT_FOLDS,
-                )  # fmt: skip
-                return quantized
-    return with_corrections(quantized, measurement.corrections(estimate))
+    if check and len(regular.samples) < HELD_OUT_FOLDS:
+        _log.warning(
+            "bias correction: %d calibration sample(s) are too few to check the corrections on held-out samples "
+            "(%d needed); they are applied unchecked",
+            len(regular.samples),
+            HELD_OUT_FOLDS,
+        )
+        check = False
+    if not check:
+        measurement = _iterative_measurement(regular) if iterative else regular
+        return with_corrections(quantized, measurement.corrections(estimate))
+    corrections = choose_corrections(clone, float_module, regular, iterative)
+    return with_corrections(quantized, corrections) if corrections else quantized
 
 
 def with_corrections(quantized: ModuleOp, corrections: Mapping[str, np.ndarray]) -> ModuleOp:
@@ -487,16 +493,29 @@ def measure_channel_errors(
 
 # -- the output-level check ---------------------------------------------------------------------
 
+SIGNIFICANCE = 0.05
+"""A correction is kept only if a gain as large as the one measured on held-out
+calibration samples would arise by chance with at most this probability
+(one-sided sign-flip test, `gain_p_value`)."""
 
-def compared_outputs(float_module: ModuleOp, quantized: ModuleOp) -> list[tuple[SSAValue, SSAValue]]:
-    """The (float, quantized) value pairs whose error the output check measures,
-    one per returned value of the float function: the returned value itself,
-    or, where it is a softmax / sigmoid of scores, those scores. A saturating
-    output's error is dominated by the few samples near a tie, so a sum over a
-    few calibration samples says little about it; the scores' error is what it
-    follows. The quantized counterpart of the scores is the result of the op of
-    the same node name in `quantized`; without one, the quantized function's
-    returned value at the same position."""
+_SIGN_FLIPS = 20000  # random sign flips of the test (exact when 2**samples is fewer)
+
+
+@dataclass(frozen=True)
+class _ComparedOutput:
+    """One output the check compares: the float value, its quantized counterpart,
+    and the float function the model's output applies to them (identity, or the
+    final softmax / sigmoid)."""
+
+    float_value: SSAValue
+    quantized_value: SSAValue
+    reader: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def read(self, values: np.ndarray) -> np.ndarray:
+        return values if self.reader is None else np.asarray(self.reader(values), dtype=np.float64)
+
+
+def _compared(float_module: ModuleOp, quantized: ModuleOp) -> list[_ComparedOutput]:
     by_name: dict[str, Operation] = {}
     for op in find_function(quantized).walk():
         name = getattr(op, "node_name", None)
@@ -504,28 +523,44 @@ def compared_outputs(float_module: ModuleOp, quantized: ModuleOp) -> list[tuple[
             by_name.setdefault(name, op)
     float_returned = find_function(float_module).get_return_op().operands
     quantized_returned = find_function(quantized).get_return_op().operands
-    pairs = []
+    compared = []
     for value, returned in zip(float_returned, quantized_returned, strict=True):
         producer = value.owner
         if isinstance(producer, ops.SoftmaxOp | ops.SigmoidOp):
             scores = producer.input
             counterpart = by_name.get(getattr(scores.owner, "node_name", None) or "")
             if counterpart is not None and counterpart.results[0].type.get_shape() == scores.type.get_shape():
-                pairs.append((scores, counterpart.results[0]))
+                reader = KERNELS[type(producer)](producer)
+                compared.append(_ComparedOutput(scores, counterpart.results[0], lambda x, k=reader: k(x.astype(np.float32))))
                 continue
-        pairs.append((value, returned))
-    return pairs
+        compared.append(_ComparedOutput(value, returned))
+    return compared
+
+
+def compared_outputs(float_module: ModuleOp, quantized: ModuleOp) -> list[tuple[SSAValue, SSAValue]]:
+    """The (float, quantized) value pairs the output check reads, one per
+    returned value of the float function: the returned value itself, or, where
+    it is a softmax / sigmoid of scores, those scores, which the check then
+    passes through the float softmax / sigmoid on both sides. So the check
+    measures the error of the model's output as the corrections change it (the
+    scores), without the output's own int8 rounding, which no bias correction
+    changes and which would only add noise to the comparison. The quantized
+    counterpart of the scores is the result of the op of the same node name in
+    `quantized`; without one, the quantized function's returned value at the
+    same position (compared as it is)."""
+    return [(c.float_value, c.quantized_value) for c in _compared(float_module, quantized)]
 
 
 def _quantized_outputs(module: ModuleOp, float_module: ModuleOp, samples: Sequence[Mapping[str, Any]]) -> list[list[np.ndarray]]:
-    """Per sample, the real values of `module`'s side of `compared_outputs`."""
-    taps = [value for _, value in compared_outputs(float_module, module)]
+    """Per sample, `module`'s side of `compared_outputs` as the output reads it (real values)."""
+    compared = _compared(float_module, module)
+    taps = [c.quantized_value for c in compared]
     interpreter, offset = tapped_interpreter(module, taps)
     results = []
     with np.errstate(all="ignore"):
         for sample in samples:
             values = interpreter.run(sample)[offset:]
-            results.append([_real(v, tap) for v, tap in zip(values, taps)])
+            results.append([c.read(_real(v, tap)) for v, tap, c in zip(values, taps, compared)])
     return results
 
 
@@ -536,38 +571,112 @@ def _real(array: np.ndarray, value: SSAValue) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
-def _output_error(reference: list[list[np.ndarray]], values: list[list[np.ndarray]], signal: list[float]) -> float:
-    """The squared error of `values` against `reference` (samples x outputs), each
-    output's divided by its signal (so that outputs of different scales weigh alike)."""
-    return sum(
-        float(np.sum((v - r) ** 2)) / signal[o]
-        for sample_r, sample_v in zip(reference, values)
-        for o, (r, v) in enumerate(zip(sample_r, sample_v))
+def sample_output_errors(reference: list[list[np.ndarray]], values: list[list[np.ndarray]], signal: Sequence[float]) -> np.ndarray:
+    """Per sample, the squared error of `values` against `reference` (samples x
+    outputs), each output's divided by its `signal` (so that outputs of
+    different scales weigh alike): summed over samples, the inverse of the SQNR
+    (one output)."""
+    return np.array(
+        [
+            sum(float(np.sum((v - r) ** 2)) / signal[o] for o, (r, v) in enumerate(zip(sample_r, sample_v)))
+            for sample_r, sample_v in zip(reference, values)
+        ]
     )
 
 
-def held_out_output_error(
-    quantized: ModuleOp, float_module: ModuleOp, measurement: _Measurement, estimate: Estimator = reliable_correction
-) -> tuple[float, float]:
-    """(without, with) correction: the output error (`compared_outputs`, each
-    output's squared error relative to its float signal) on calibration samples
-    the corrections were not measured on, summed over `HELD_OUT_FOLDS` folds
-    (every `HELD_OUT_FOLDS`-th sample): each fold's corrections are measured, by
-    the same method, on the other folds' samples only."""
-    samples, count = measurement.samples, len(measurement.samples)
-    reference = measurement.float_outputs
-    signal = [max(sum(float(np.sum(values[o] ** 2)) for values in reference), np.finfo(np.float64).tiny) for o in range(len(reference[0]))]
-    plain = _quantized_outputs(quantized, float_module, samples)
-    without = with_ = 0.0
-    for first in range(HELD_OUT_FOLDS):
-        held = list(range(first, count, HELD_OUT_FOLDS))
-        fit = [i for i in range(count) if i % HELD_OUT_FOLDS != first]
-        corrected = with_corrections(quantized, measurement.subset(fit).corrections(estimate))
-        values = _quantized_outputs(corrected, float_module, [samples[i] for i in held])
-        held_reference = [reference[i] for i in held]
-        without += _output_error(held_reference, [plain[i] for i in held], signal)
-        with_ += _output_error(held_reference, values, signal)
-    return without, with_
+def gain_p_value(baseline: np.ndarray, candidate: np.ndarray) -> float:
+    """How likely a mean gain (baseline - candidate, per held-out sample) at
+    least as large as the one observed is under the hypothesis that the
+    candidate is no better: a one-sided paired sign-flip (permutation) test,
+    which assumes nothing of the errors' distribution but symmetry under that
+    hypothesis. It is the mean that is tested because the SQNR is a sum over
+    samples; a gain made by one or two samples (a near tie of a softmax) is
+    not significant, however large. With fixed random flips, so it is
+    repeatable."""
+    gain = np.asarray(baseline, dtype=np.float64) - np.asarray(candidate, dtype=np.float64)
+    if gain.size < 2 or not np.any(gain):
+        return 1.0
+    result = scipy.stats.permutation_test(
+        (gain,), np.mean, permutation_type="samples", alternative="greater",
+        vectorized=True, n_resamples=_SIGN_FLIPS, random_state=0,
+    )  # fmt: skip
+    return float(result.pvalue)
+
+
+class HeldOutJudge:
+    """The output error of corrections on calibration samples they were not
+    measured on: the samples fall in `HELD_OUT_FOLDS` folds (every
+    `HELD_OUT_FOLDS`-th sample); each fold's corrections are measured, by the
+    method of the measurement given, on the other folds' samples only, and the
+    fold's outputs are compared with the float ones (`sample_output_errors`).
+    `plain` is the uncorrected network's per-sample error."""
+
+    def __init__(self, quantized: ModuleOp, float_module: ModuleOp, measurement: _Measurement):
+        self.quantized, self.float_module = quantized, float_module
+        self.samples = measurement.samples
+        self.reference = measurement.float_outputs
+        outputs = len(self.reference[0])
+        tiny = np.finfo(np.float64).tiny
+        self.signal = [max(sum(float(np.sum(values[o] ** 2)) for values in self.reference), tiny) for o in range(outputs)]
+        self.plain = sample_output_errors(self.reference, _quantized_outputs(quantized, float_module, self.samples), self.signal)
+
+    def folds(self) -> list[list[int]]:
+        return [list(range(first, len(self.samples), HELD_OUT_FOLDS)) for first in range(HELD_OUT_FOLDS)]
+
+    def errors(self, measurement: _Measurement) -> np.ndarray:
+        """Per sample, the output error with the corrections `measurement`'s method makes without that sample's fold."""
+        errors = np.empty(len(self.samples))
+        for held in self.folds():
+            fit = [i for i in range(len(self.samples)) if i not in held]
+            corrected = with_corrections(self.quantized, measurement.subset(fit).corrections(measurement.estimate))
+            values = _quantized_outputs(corrected, self.float_module, [self.samples[i] for i in held])
+            errors[held] = sample_output_errors([self.reference[i] for i in held], values, self.signal)
+        return errors
+
+
+def preferred_candidate(plain: np.ndarray, candidates: Sequence[np.ndarray]) -> tuple[int | None, list[float]]:
+    """Which of the `candidates` (per held-out sample output errors, in order)
+    to keep, None for none (`plain`'s errors), and each candidate's p-value:
+    going through them in order, a candidate replaces the current choice
+    (first: no correction) only if it lowers the held-out error significantly
+    against it (`gain_p_value` below `SIGNIFICANCE`). So a later candidate is
+    kept only where the evidence prefers it to what came before, and the
+    choice's summed error is never above that of the choice without the later
+    candidates."""
+    chosen, chosen_errors, p_values = None, plain, []
+    for index, errors in enumerate(candidates):
+        p_values.append(gain_p_value(chosen_errors, errors))
+        if p_values[-1] < SIGNIFICANCE:
+            chosen, chosen_errors = index, errors
+    return chosen, p_values
+
+
+def choose_corrections(quantized: ModuleOp, float_module: ModuleOp, regular: _Measurement, iterative: bool) -> dict[str, np.ndarray]:
+    """The corrections to apply (node name -> per-channel corrections; empty:
+    none), decided on held-out calibration samples (`HeldOutJudge`) by
+    `preferred_candidate` among: the regular corrections (`regular`, measured
+    with the float outputs) and, if `iterative`, then the iterative ones made
+    from the same samples. So regular corrections are kept only if they lower
+    the held-out output error significantly; iterative's replace that choice
+    (regular's, or none) only if they lower it significantly further: on the
+    calibration evidence iterative is never worse than regular.
+
+    `quantized` is the module `regular`'s layers belong to."""
+    judge = HeldOutJudge(quantized, float_module, regular)
+    measurements = [regular] + ([_iterative_measurement(regular)] if iterative else [])
+    names = ["regular", "iterative"]
+    errors = [judge.errors(measurement) for measurement in measurements]
+    chosen, p_values = preferred_candidate(judge.plain, errors)
+    _log.info(
+        "bias correction: held-out output error (relative squared error, %d calibration samples): none %.4g, %s; "
+        "kept: %s (a candidate replaces the one before only where p < %g)",
+        len(judge.plain), judge.plain.sum(),
+        ", ".join(f"{name} {e.sum():.4g} (p = {p:.3g})" for name, e, p in zip(names, errors, p_values)),
+        "none" if chosen is None else names[chosen], SIGNIFICANCE,
+    )  # fmt: skip
+    if chosen is None:
+        return {}
+    return measurements[chosen].corrections(measurements[chosen].estimate)
 
 
 # -- measuring, all together -----------------------------------------------------------------
@@ -581,7 +690,7 @@ class _Measurement:
     layers: list[_Layer]
     samples: list[Mapping[str, Any]]
     errors: dict[_Layer, np.ndarray]  # samples x channels, before each layer's correction
-    float_outputs: list[list[np.ndarray]]  # per sample, the float side of compared_outputs (if asked)
+    float_outputs: list[list[np.ndarray]]  # per sample, the float side of compared_outputs as read (if asked)
     iterative: bool
     estimate: Estimator
 
@@ -600,6 +709,38 @@ class _Measurement:
         return replace(self, layers=layers, samples=samples, errors=errors, float_outputs=outputs)
 
 
+def _measure_regular(
+    quantized: ModuleOp,
+    float_module: ModuleOp,
+    samples: Iterable[Mapping[str, Any]],
+    estimate: Estimator,
+    progress: bool | None,
+    progress_file: TextIO | None,
+    *,
+    outputs: bool = False,
+    quantized_means: bool = True,
+) -> _Measurement:
+    """Every layer's float means on `samples` and (with `quantized_means`) its
+    regular errors; with `outputs`, also the float side of `compared_outputs`
+    per sample, as the output reads it."""
+    layers = _layers(quantized, float_module)
+    if not layers:
+        return _Measurement(quantized, [], [], {}, [], False, estimate)
+    compared = _compared(float_module, quantized) if outputs else []
+    checked, means, float_outputs = _float_pass(
+        float_module, layers, samples, quantized_means, progress, progress_file, [c.float_value for c in compared]
+    )
+    read = [[c.read(v) for c, v in zip(compared, values)] for values in float_outputs] if outputs else []
+    errors = {layer: _errors(layer, means[layer]) for layer in layers} if quantized_means else {}
+    return _Measurement(quantized, layers, checked, errors, read, False, estimate)
+
+
+def _iterative_measurement(measurement: _Measurement) -> _Measurement:
+    """The iterative measurement on the samples and float means of `measurement`."""
+    errors, _ = run_layer_by_layer(measurement.quantized, measurement.samples, measurement.layers, measurement.estimate)
+    return replace(measurement, errors=errors, iterative=True)
+
+
 def _measure(
     quantized: ModuleOp,
     float_module: ModuleOp,
@@ -613,28 +754,29 @@ def _measure(
 ) -> _Measurement:
     """Measure every layer's errors (`kind`) on `samples`; with `outputs`, also
     keep the float side of `compared_outputs` per sample."""
-    layers = _layers(quantized, float_module)
     regular = kind is BiasCorrectionType.REGULAR
-    if not layers:
-        return _Measurement(quantized, [], [], {}, [], not regular, estimate)
-    taps = [value for value, _ in compared_outputs(float_module, quantized)] if outputs else []
-    checked, quantized_means, float_outputs = _float_pass(float_module, layers, samples, regular, progress, progress_file, taps)
-    if regular:
-        errors = {layer: _errors(layer, quantized_means[layer]) for layer in layers}
-    else:
-        errors, _ = run_layer_by_layer(quantized, checked, layers, estimate)
-    return _Measurement(quantized, layers, checked, errors, float_outputs if outputs else [], not regular, estimate)
+    measured = _measure_regular(
+        quantized, float_module, samples, estimate, progress, progress_file, outputs=outputs, quantized_means=regular
+    )
+    if regular or not measured.layers:
+        return measured
+    return _iterative_measurement(measured)
 
 
 __all__ = [
     "BIAS_CORRECTION_SAMPLES",
     "SampleRecorder",
     "HELD_OUT_FOLDS",
+    "SIGNIFICANCE",
+    "HeldOutJudge",
     "bias_corrected_module",
+    "choose_corrections",
     "compared_outputs",
-    "held_out_output_error",
+    "gain_p_value",
+    "preferred_candidate",
     "measure_channel_errors",
     "reliable_correction",
+    "sample_output_errors",
     "shrunk_mean",
     "recorder_for",
     "run_layer_by_layer",

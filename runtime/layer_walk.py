@@ -13,13 +13,14 @@ all constant run once; every other op runs once per sample. An operand is
 dropped after its last reader ran, so at most the live activations of every
 sample are held at once.
 
-(`runtime.bias_correction.run_layer_by_layer` and the sequential mode of
-`runtime.weight_rounding` are its users.)
+`layer_stops` is the same walk as a generator, for callers that advance two
+walks side by side. (`runtime.bias_correction.run_layer_by_layer` and the
+sequential and compensating modes of `runtime.weight_rounding` are its users.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,20 @@ def walk_layers(
 ) -> list[list[np.ndarray]]:
     """Run `module`'s function over `samples` ({input name: array}, already
     checked), calling `before` ahead of every op in `stops`; each sample's outputs."""
+    walk = layer_stops(module, samples, stops)
+    try:
+        while True:
+            before(*next(walk))
+    except StopIteration as finished:
+        return finished.value
+
+
+def layer_stops(
+    module: ModuleOp, samples: Sequence[Mapping[str, Any]], stops: Collection[Operation]
+) -> Generator[tuple[Operation, list[np.ndarray], dict[SSAValue, np.ndarray]], None, list[list[np.ndarray]]]:
+    """`walk_layers` as a generator: yields (op, inputs, constants) ahead of every
+    op in `stops` and runs the op when resumed (so two walks, e.g. of a float and a
+    quantized module, can advance side by side); returns each sample's outputs."""
     function = find_function(module)
     names = Interpreter(module).input_names
     body = list(function.body.block.ops)
@@ -58,7 +73,7 @@ def walk_layers(
                     constants[result] = np.asarray(value)
                 continue
             if op in stops:
-                before(op, values[op.operands[0]], constants)
+                yield op, values[op.operands[0]], constants
             kernel = KERNELS[type(op)](op)
             per_sample = [
                 kernel(*[constants[v] if v in constants else values[v][i] for v in op.operands]) for i in range(len(samples))
@@ -72,4 +87,4 @@ def walk_layers(
     return [[constants[v] if v in constants else values[v][i] for v in returned] for i in range(len(samples))]
 
 
-__all__ = ["BeforeLayer", "walk_layers"]
+__all__ = ["BeforeLayer", "layer_stops", "walk_layers"]

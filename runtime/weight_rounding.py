@@ -33,6 +33,25 @@ dense), in real units:
   sample's activations). Measured on the four real models it is not better
   than the float inputs (README, "Weight rounding"), so it is not the default.
 
+- `compensate=True` (`with_activation_compensation`): both at once, so that the
+  weights also make up for the error the quantized input x~ already carries
+  (the int8 activations dominate the int8 error). Per layer, with the float
+  input x and the quantized prefix's x~ of the same rows (the quantized and the
+  float function walked side by side, `layer_walk.layer_stops`), the target is
+  the float layer's output: minimise sum ([x;1] . [W;b] - [x~;1] . V)**2 +
+  lam sum_k D_k (V_k - [W;b]_k)**2 (D = diag of sum x~ x~^T; the bias fitted
+  jointly through the ones row; lam -> inf gives the float weight back). lam is
+  chosen per output channel from `COMPENSATION_STRENGTHS` by a
+  `COMPENSATION_FOLDS`-fold held-out error over the calibration samples, the
+  float weight itself included (few rows, e.g. a classifier's one per sample,
+  overfit otherwise); V is GPTQ-rounded under H~ = sum x~ x~^T on the
+  planner's steps (values beyond int8 are clipped there, the clipping error
+  spread like any rounding error; `LayerRounding.clipped` counts them), and the
+  bias is refit to the rounded weights (it takes the mean of their error over
+  the rows). The bias change goes to the pass with the weights. This is the
+  "asymmetric calibration" of GPTAQ (Li et al. 2025) with a held-out ridge.
+  With x~ = x it reduces to the sequential mode's GPTQ of the float weight.
+
 The quantized layer reads its float input rounded to the input's step, x + n
 with n uniform in (-step/2, step/2), so with float inputs H is that of x + n:
 sum x x^T + step**2 / 12 on the diagonal per row where the input is nonzero
@@ -52,7 +71,7 @@ The float weights come from the float module the network was quantized from
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -72,7 +91,7 @@ from runtime.error_analysis import tapped_interpreter
 from runtime.integer_arithmetic import WEIGHT_BITS, round_half_away_from_zero
 from runtime.interpreter import Interpreter, find_function
 from runtime.kernels.windows import output_size, pad_spatial, patches
-from runtime.layer_walk import walk_layers
+from runtime.layer_walk import layer_stops, walk_layers
 from sima_dialect import ops
 from sima_dialect.context import sima_context
 from sima_dialect.quantized_ops import QConv2DOp, QuantizedGemmOp
@@ -311,11 +330,18 @@ def weight_steps(op: QuantizedGemmOp) -> np.ndarray:
 @dataclass
 class LayerRounding:
     """One layer's rounding: the integers chosen, and the calibration-set output
-    error (e^T H e summed over channels, squared real units) of nearest rounding and of them."""
+    error (e^T H e summed over channels, squared real units) of nearest rounding and of them.
+    When compensating (`round_compensated_layer`) the errors are against the float
+    layer's output, `bias_delta` [C] (real units) moves the bias with the weights, and the
+    counts say how many channels took a compensated target and how many of those
+    targets left the int8 range (GPTQ clips them and spreads the clipping error)."""
 
     weight: np.ndarray
     nearest_error: float
     rounded_error: float
+    bias_delta: np.ndarray | None = None
+    compensated: int = 0
+    clipped: int = 0
 
 
 def round_layer(op: QuantizedGemmOp, float_weight: np.ndarray, hessian: np.ndarray) -> LayerRounding:
@@ -340,6 +366,169 @@ def round_layer(op: QuantizedGemmOp, float_weight: np.ndarray, hessian: np.ndarr
     return LayerRounding(weight, float(np.sum(nearest_error * squared_steps)), float(np.sum(chosen_error * squared_steps)))
 
 
+# -- compensating the quantized input's error ----------------------------------------
+
+
+COMPENSATION_FOLDS = 4
+"""Calibration samples split round-robin into this many folds for the held-out choice of the fit's strength."""
+
+COMPENSATION_STRENGTHS = (0.01, 0.1, 1.0, 10.0)
+"""Candidate strengths lam of the pull of the least-squares target towards the float weight
+(in units of each input's own energy, diag H~); each channel takes the one with the lowest
+held-out output error, or the float weight itself where none is lower."""
+
+
+class CompensationAccumulator:
+    """Per fold and group, the second moments of one layer's float input rows x and
+    quantized input rows x~, each with a ones column appended for the bias:
+    sum x x^T, sum x x~^T and sum x~ x~^T ([F, G, K+1, K+1] each, float64). The rows
+    are the same positions of the same samples in both (`GemmInputs.rows`)."""
+
+    def __init__(self, inputs: GemmInputs, folds: int = COMPENSATION_FOLDS, cap: int = MAX_PATCHES_PER_SAMPLE):
+        self.inputs, self.folds, self.cap = inputs, folds, cap
+        self.float_float: np.ndarray | None = None
+        self.float_quantized: np.ndarray | None = None
+        self.quantized_quantized: np.ndarray | None = None
+
+    def _augmented(self, x: np.ndarray) -> np.ndarray:
+        # float64 products: the float-output error subtracts moments of nearly equal outputs
+        rows = self.inputs.rows(x, self.cap).astype(np.float64)
+        return np.concatenate([rows, np.ones((*rows.shape[:2], 1))], axis=2)
+
+    def add(self, fold: int, float_input: np.ndarray, quantized_input: np.ndarray) -> None:
+        """Add one sample's float input and the quantized network's input (real units) to `fold`."""
+        x, q = self._augmented(float_input), self._augmented(quantized_input)
+        if self.float_float is None:
+            shape = (self.folds, x.shape[0], x.shape[2], x.shape[2])
+            self.float_float, self.float_quantized, self.quantized_quantized = (np.zeros(shape) for _ in range(3))
+        xt, qt = np.swapaxes(x, 1, 2), np.swapaxes(q, 1, 2)
+        self.float_float[fold] += xt @ x
+        self.float_quantized[fold] += xt @ q
+        self.quantized_quantized[fold] += qt @ q
+
+
+def float_output_error(
+    target: np.ndarray, candidate: np.ndarray, float_float: np.ndarray, float_quantized: np.ndarray, quantized_quantized: np.ndarray
+) -> np.ndarray:
+    """sum over rows of ([x;1] . target - [x~;1] . candidate)**2 per group and channel [G, C]:
+    the float layer's output (weights and bias `target` [G, K+1, C], on the float
+    inputs) against `candidate`'s on the quantized inputs, from the moments [G, K+1, K+1]."""
+    return (
+        np.sum(target * (float_float @ target), axis=1)
+        - 2 * np.sum(target * (float_quantized @ candidate), axis=1)
+        + np.sum(candidate * (quantized_quantized @ candidate), axis=1)
+    )
+
+
+def _fit(target: np.ndarray, float_quantized: np.ndarray, quantized_quantized: np.ndarray, strength: float) -> np.ndarray:
+    """argmin_V sum ([x;1] . target - [x~;1] . V)**2 + strength * sum_k D_k (V_k - target_k)**2,
+    D = diag(sum x~ x~^T) (an input never seen weighs as the mean one): [G, K+1, C]."""
+    diagonal = np.einsum("gkk->gk", quantized_quantized)
+    mean = diagonal.mean(axis=1, keepdims=True)
+    mean = np.where(mean > 0, mean, 1.0)  # no rows at all (an empty fold's complement): the fit is the target
+    pull = strength * np.where(diagonal > 0, diagonal, mean)
+    system = quantized_quantized + pull[:, :, None] * np.eye(diagonal.shape[1])
+    right = np.swapaxes(float_quantized, 1, 2) @ target + pull[:, :, None] * target
+    return np.linalg.solve(system, right)
+
+
+@dataclass
+class CompensatedTarget:
+    """The weights and bias to round [G, K+1, C] (real units), the strength each channel
+    took [G, C] (inf: the float weight itself), and the held-out output errors of the
+    float weight and of the chosen target [G, C], summed over the folds."""
+
+    target: np.ndarray
+    strength: np.ndarray
+    plain_error: np.ndarray
+    chosen_error: np.ndarray
+
+
+def compensated_target(
+    target: np.ndarray,
+    float_float: np.ndarray,
+    float_quantized: np.ndarray,
+    quantized_quantized: np.ndarray,
+    strengths: Sequence[float] = COMPENSATION_STRENGTHS,
+) -> CompensatedTarget:
+    """Weights and bias for the quantized inputs that reproduce the float layer's output:
+    per channel, the least-squares fit `_fit` of the float weights and bias `target`
+    [G, K+1, C] at the strength whose held-out output error (fit on all folds but one of
+    the moments [F, G, K+1, K+1], measured on that one, summed) is lowest, or `target`
+    itself where no strength beats it. The chosen fit is then redone on all folds."""
+    total = [m.sum(axis=0) for m in (float_float, float_quantized, quantized_quantized)]
+    folds = float_float.shape[0]
+
+    def held_out(candidates: Callable[[int], np.ndarray]) -> np.ndarray:
+        return sum(
+            float_output_error(target, candidates(f), float_float[f], float_quantized[f], quantized_quantized[f]) for f in range(folds)
+        )
+
+    plain_error = held_out(lambda f: target)
+    errors = [plain_error]
+    for strength in strengths:
+        fits = [_fit(target, total[1] - float_quantized[f], total[2] - quantized_quantized[f], strength) for f in range(folds)]
+        errors.append(held_out(lambda f: fits[f]))
+    errors = np.stack(errors)  # [1 + S, G, C]
+    best = np.argmin(errors, axis=0)  # ties (and a first fold-less error) keep the float weight
+    chosen = np.take_along_axis(errors, best[None], axis=0)[0]
+    strength_of = np.array([np.inf, *strengths])[best]
+    fitted = target.copy()
+    for index, strength in enumerate(strengths, start=1):
+        if np.any(best == index):
+            fit = _fit(target, total[1], total[2], strength)
+            fitted = np.where((best == index)[:, None, :], fit, fitted)
+    return CompensatedTarget(fitted, strength_of, plain_error, chosen)
+
+
+def round_compensated_layer(
+    op: QuantizedGemmOp, float_weight: np.ndarray, float_bias: np.ndarray, accumulator: CompensationAccumulator
+) -> LayerRounding:
+    """Integers and a bias change for `op` that bring its output on the quantized
+    network's inputs close to the float layer's (`float_weight`, `float_bias`) on the
+    float inputs: the held-out least-squares target (`compensated_target`), GPTQ-rounded
+    under H~ = sum x~ x~^T on the planner's steps, then the bias refit to the rounded
+    weights (b + (V - Qw) . mean x~). Per channel, nearest rounding is kept where its
+    float-output error on the calibration data is not above, and for channels the
+    planner quantized to zeros."""
+    inputs = GemmInputs.of(op)
+    planned = builders.constant_array(op.weight.owner)
+    steps = weight_steps(op)
+    active = np.any(reshape_weight_to_output_channels(planned) != 0, axis=0)
+    by_group = lambda per_channel: np.asarray(per_channel).reshape(inputs.groups, -1)  # noqa: E731 ([C] -> [G, C/G])
+    weight = inputs.group_weight(np.asarray(float_weight, dtype=np.float64))
+    bias = by_group(np.broadcast_to(np.asarray(float_bias, dtype=np.float64), steps.shape))
+    target = np.concatenate([weight, bias[:, None, :]], axis=1)
+    moments = (accumulator.float_float, accumulator.float_quantized, accumulator.quantized_quantized)
+    fitted = compensated_target(target, *moments)
+    compensated = np.isfinite(fitted.strength) & by_group(active)
+    fitted_target = np.where(compensated[:, None, :], fitted.target, target)
+    rows = weight.shape[1]
+    group_steps = by_group(np.where(active, steps, 1.0))[:, None, :]
+    scaled = np.where(by_group(active)[:, None, :], fitted_target[:, :rows] / group_steps, 0.0)
+    clipped = compensated & np.any(np.abs(scaled) > _QMAX + 0.5, axis=1)
+    total = [m.sum(axis=0) for m in moments]
+    rounded = gptq_round(scaled, total[2][:, :rows, :rows])
+    rounded_real = rounded * group_steps
+    # the bias absorbs the mean of the rounding error over the calibration rows
+    means = total[2][:, :rows, rows] / np.maximum(total[2][:, rows, rows], 1.0)[:, None]
+    refit = fitted_target[:, rows] + np.sum((fitted_target[:, :rows] - rounded_real) * means[:, :, None], axis=1)
+    rounded_bias = np.where(compensated, refit, bias)
+    nearest = inputs.group_weight(reshape_weight_to_output_channels(planned).astype(np.int64))
+    nearest_error = float_output_error(target, np.concatenate([nearest * group_steps, bias[:, None, :]], axis=1), *total)
+    rounded_error = float_output_error(target, np.concatenate([rounded_real, rounded_bias[:, None, :]], axis=1), *total)
+    better = (rounded_error < nearest_error) & by_group(active)
+    chosen = np.where(better[:, None, :], rounded, nearest)
+    return LayerRounding(
+        inputs.ungroup_weight(chosen, planned.shape).astype(np.int8),
+        float(np.sum(nearest_error)),
+        float(np.sum(np.where(better, rounded_error, nearest_error))),
+        bias_delta=np.where(better, rounded_bias - bias, 0.0).reshape(-1),
+        compensated=int(np.sum(better & compensated)),
+        clipped=int(np.sum(better & clipped)),
+    )
+
+
 # -- the network ---------------------------------------------------------------------
 
 
@@ -352,6 +541,18 @@ def _float_weights(float_module: ModuleOp) -> dict[str, tuple[SSAValue, np.ndarr
             if weight is not None:
                 found[op.node_name] = (op.input, weight)
     return found
+
+
+def _float_layers(float_module: ModuleOp) -> dict[str, ops.Conv2DOp | ops.DenseOp]:
+    """Node name -> float conv2d / dense op."""
+    return {op.node_name: op for op in find_function(float_module).walk() if isinstance(op, ops.Conv2DOp | ops.DenseOp) and op.node_name}
+
+
+def _float_bias(op: ops.Conv2DOp | ops.DenseOp, channels: int) -> np.ndarray | None:
+    """The float op's bias [C] (zeros if it has none), None if it is not a readable constant."""
+    if op.bias is None:
+        return np.zeros(channels)
+    return builders.constant_array(op.bias.owner) if isinstance(op.bias.owner, ops.ConstantOp) else None
 
 
 def _layers(quantized: ModuleOp, float_module: ModuleOp) -> list[tuple[QuantizedGemmOp, SSAValue, np.ndarray]]:
@@ -380,7 +581,12 @@ class RoundingReport:
     def summary(self) -> str:
         nearest = sum(layer.nearest_error for layer in self.layers.values())
         rounded = sum(layer.rounded_error for layer in self.layers.values())
-        return f"{len(self.layers)} layers; summed layer output error on the calibration inputs {rounded:.4g} (nearest rounding {nearest:.4g})"
+        text = f"{len(self.layers)} layers; summed layer output error on the calibration inputs {rounded:.4g} (nearest rounding {nearest:.4g})"
+        compensated = sum(layer.compensated for layer in self.layers.values())
+        if compensated:
+            clipped = sum(layer.clipped for layer in self.layers.values())
+            text += f"; {compensated} channels compensate their input's error ({clipped} of them clipped to int8)"
+        return text
 
 
 def weight_rounded_module(
@@ -389,13 +595,17 @@ def weight_rounded_module(
     samples: Iterable[Mapping[str, Any]],
     *,
     sequential: bool = False,
+    compensate: bool = False,
     progress: bool | None = None,
     progress_file: TextIO | None = None,
 ) -> tuple[ModuleOp, RoundingReport]:
     """A copy of `quantized` whose conv / dense layers have GPTQ-rounded int8
     weights measured on `samples` ({input name: array}, read once), with the
     float weights of `float_module` (the module it was quantized from, same
-    node names) as the target; and the per-layer report."""
+    node names) as the target; and the per-layer report. With `compensate`, each
+    layer's weights and bias are fitted so that on the inputs the re-rounded
+    quantized prefix produces they give the float layer's output on the float
+    inputs (`round_compensated_layer`; implies `sequential`)."""
     rounded = quantized.clone()
     layers = _layers(rounded, float_module)
     report = RoundingReport({})
@@ -412,7 +622,9 @@ def weight_rounded_module(
 
     # one BLAS thread: on busy cores a pool waiting for preempted threads is many times slower
     with bar, threadpool_limits(limits=1, user_api="blas"):
-        if sequential:
+        if compensate:
+            _compensate(rounded, float_module, layers, samples, report, bar)
+        elif sequential:
             by_op = {op: weight for op, _, weight in layers}
             interpreter_specs = _input_specs(rounded)
             checked = list(iterate_calibration_samples(samples, interpreter_specs, what="weight rounding", progress=False))
@@ -442,6 +654,51 @@ def weight_rounded_module(
     return rounded, report
 
 
+def _compensate(
+    rounded: ModuleOp,
+    float_module: ModuleOp,
+    layers: list[tuple[QuantizedGemmOp, SSAValue, np.ndarray]],
+    samples: Iterable[Mapping[str, Any]],
+    report: RoundingReport,
+    bar: tqdm,
+) -> None:
+    """Record compensating weights on every layer of `rounded`, walking the quantized
+    and the float function side by side over all samples (each layer of the quantized
+    walk reads the re-rounded layers before it)."""
+    float_ops = _float_layers(float_module)
+    targets = {}
+    for op, _, weight in layers:
+        bias = _float_bias(float_ops[op.node_name], reshape_weight_to_output_channels(weight).shape[1])
+        if bias is not None:
+            targets[op] = (weight, bias)
+    checked = list(iterate_calibration_samples(samples, _input_specs(rounded), what="weight rounding", progress=False))
+    float_walk = layer_stops(float_module, checked, {float_ops[op.node_name] for op in targets})
+    reached: dict[str, list[np.ndarray]] = {}
+
+    def float_inputs(name: str) -> list[np.ndarray]:
+        while name not in reached:  # the float walk stops at the same layers, maybe in another order
+            stop = next(float_walk, None)
+            if stop is None:
+                raise ValueError(f"weight rounding: the float module never reached {name!r} (not in its function's body)")
+            reached[stop[0].node_name] = stop[1]
+        return reached.pop(name)
+
+    def before(op, inputs: list[np.ndarray], constants: dict[SSAValue, np.ndarray]) -> None:
+        accumulator = CompensationAccumulator(GemmInputs.of(op))
+        element = op.input.type.element_type
+        for index, (float_input, quantized_input) in enumerate(zip(float_inputs(op.node_name), inputs)):
+            accumulator.add(index % COMPENSATION_FOLDS, float_input, _real(quantized_input, element))
+        layer = round_compensated_layer(op, *targets[op], accumulator)
+        record_rounding(op, layer.weight, layer.bias_delta)
+        report.layers[op.node_name] = layer
+        bar.update()
+        weight, bias, _ = checked_rounding(op, constants[op.weight], constants[op.bias], layer.weight, layer.bias_delta)
+        constants[op.weight], constants[op.bias] = weight, bias
+
+    walk_layers(rounded, checked, set(targets), before)
+    float_walk.close()
+
+
 def _input_specs(module: ModuleOp) -> dict[str, Any]:
     interpreter = Interpreter(module)
     return dict(zip(interpreter.input_names, interpreter.input_types))
@@ -449,6 +706,10 @@ def _input_specs(module: ModuleOp) -> dict[str, Any]:
 
 __all__ = [
     "BLOCK",
+    "COMPENSATION_FOLDS",
+    "COMPENSATION_STRENGTHS",
+    "CompensatedTarget",
+    "CompensationAccumulator",
     "DAMPING",
     "GemmInputs",
     "HessianAccumulator",
@@ -456,8 +717,11 @@ __all__ = [
     "MAX_PATCHES_PER_SAMPLE",
     "RoundingReport",
     "WEIGHT_ROUNDING_SAMPLES",
+    "compensated_target",
+    "float_output_error",
     "gptq_round",
     "output_error",
+    "round_compensated_layer",
     "round_layer",
     "weight_rounded_module",
     "weight_steps",

@@ -1,6 +1,13 @@
 """Bias correction's output-level check (`runtime/bias_correction.py`,
-`held_out_output_error`): the corrections are kept only if, measured on some
-calibration samples, they lower the model's output error on the others.
+`HeldOutJudge`, `preferred_candidate`): the corrections are kept only if,
+measured on some calibration samples, they lower the model's output error on
+the others significantly (`gain_p_value`, a paired sign-flip test), and
+iterative corrections replace regular's only where they lower it further.
+
+The decision rule is tested on its own with hypothesis: pure noise is
+rejected with high probability, a real gain is kept, a gain made by one
+sample is not, and iterative's choice is never worse than regular's on the
+evidence it is given.
 
 On a tiny synthetic model (dense -> softmax, per-tensor int8 weights) whose
 quantization error is almost all a systematic bias: small weights that all
@@ -27,9 +34,12 @@ from afe.core.quantize_pipeline import quantize_float_module
 from lowering.onnx_importer import import_onnx
 from runtime.bias_correction import (
     HELD_OUT_FOLDS,
+    SIGNIFICANCE,
+    HeldOutJudge,
     bias_corrected_module,
     compared_outputs,
-    held_out_output_error,
+    gain_p_value,
+    preferred_candidate,
     reliable_correction,
 )
 from runtime.bias_correction import _measure as measure
@@ -82,7 +92,7 @@ def _quiet():
 
 cases = st.tuples(
     st.integers(0, 2**32 - 1),  # seed of the samples
-    st.integers(8, 24),  # inputs
+    st.integers(48, 128),  # inputs: enough small weights that the bias they make shows through the int8 softmax
     st.integers(2, 5),  # outputs
     st.floats(0.2, 0.45) | st.floats(0.55, 0.8),  # weights' fraction of a step: rounded down / up
     st.sampled_from([REGULAR, ITERATIVE]),
@@ -98,8 +108,10 @@ def test_a_correction_that_lowers_the_output_error_is_kept(case):
     calibration, other = _samples(rng, 8, inputs), _samples(rng, 16, inputs)
     plain = quantize_float_module(_biased_model(inputs, outputs, fraction, softmax), calibration, CONFIG, progress=False)
     measurement = measure(plain.quantized.clone(), plain.float_reference, calibration, kind, reliable_correction, False, None, outputs=True)
-    before, after = held_out_output_error(measurement.quantized, plain.float_reference, measurement)
-    assert after < 0.5 * before  # the bias dominates the error: held out, most of it goes
+    judge = HeldOutJudge(measurement.quantized, plain.float_reference, measurement)
+    held_out = judge.errors(measurement)
+    assert held_out.sum() < 0.5 * judge.plain.sum()  # the bias dominates the error: held out, most of it goes
+    assert gain_p_value(judge.plain, held_out) < SIGNIFICANCE
     checked = bias_corrected_module(plain.quantized, plain.float_reference, calibration, kind)
     unchecked = bias_corrected_module(plain.quantized, plain.float_reference, calibration, kind, check=False)
     assert [b.tolist() for b in _biases(checked)] == [b.tolist() for b in _biases(unchecked)]
@@ -121,8 +133,8 @@ def test_a_correction_that_raises_the_output_error_is_rejected(case):
     calibration, other = _samples(rng, 8, inputs), _samples(rng, 16, inputs)
     plain = quantize_float_module(_biased_model(inputs, outputs, fraction, softmax), calibration, CONFIG, progress=False)
     measurement = measure(plain.quantized.clone(), plain.float_reference, calibration, kind, _harmful, False, None, outputs=True)
-    before, after = held_out_output_error(measurement.quantized, plain.float_reference, measurement, _harmful)
-    assert after > before
+    judge = HeldOutJudge(measurement.quantized, plain.float_reference, measurement)
+    assert judge.errors(measurement).sum() > judge.plain.sum()
     checked = bias_corrected_module(plain.quantized, plain.float_reference, calibration, kind, estimate=_harmful)
     assert checked is plain.quantized  # left as it was
     unchecked = bias_corrected_module(plain.quantized, plain.float_reference, calibration, kind, estimate=_harmful, check=False)
@@ -135,7 +147,7 @@ def test_the_rejection_is_logged(caplog):
     plain = quantize_float_module(_biased_model(12, 3, 0.3, True), calibration, CONFIG, progress=False)
     with caplog.at_level(logging.INFO, logger="runtime.bias_correction"):
         bias_corrected_module(plain.quantized, plain.float_reference, calibration, REGULAR, estimate=_harmful)
-    assert any("not applied" in r.getMessage() and "held-out" in r.getMessage() for r in caplog.records)
+    assert any("held-out" in r.getMessage() and "kept: none" in r.getMessage() for r in caplog.records)
 
 
 def test_too_few_samples_to_hold_out_apply_the_correction_with_a_warning(caplog):
@@ -159,3 +171,85 @@ def test_the_check_compares_the_scores_a_final_softmax_reads(softmax):
         assert float_value.owner.node_name == quantized_value.owner.node_name
     else:  # the returned values themselves
         assert float_value is find_function(plain.float_reference).get_return_op().operands[0]
+
+
+# -- the decision rule ----------------------------------------------------------------------------
+
+# per held-out sample output errors: how many samples (the check's folds hold
+# 16-32 calibration samples), how they spread, and how heavy their tail is
+# (a softmax's near-tie samples make a few errors much larger than the rest)
+error_shapes = st.tuples(st.integers(8, 32), st.floats(1e-4, 10.0), st.sampled_from(["normal", "heavy"]))
+
+
+def _per_sample_errors(rng: np.random.Generator, samples: int, scale: float, tail: str) -> np.ndarray:
+    spread = rng.standard_normal(samples) if tail == "normal" else rng.standard_t(1.5, samples)
+    return scale * (1.0 + np.abs(spread))
+
+
+@settings(max_examples=10, deadline=None)
+@given(error_shapes, st.integers(0, 2**32 - 1))
+def test_a_correction_that_only_redraws_the_errors_is_rejected_with_high_probability(shape, seed):
+    """The corrected errors are a fresh draw of the same distribution (the
+    correction re-draws per-sample errors, as on the classifiers): over 200
+    such draws, at most ~SIGNIFICANCE of them may be kept (10%: 4 standard
+    deviations of the binomial above 5%)."""
+    samples, scale, tail = shape
+    rng = np.random.default_rng(seed)
+    kept = 0
+    for _ in range(200):
+        plain = _per_sample_errors(rng, samples, scale, tail)
+        corrected = _per_sample_errors(rng, samples, scale, tail)
+        kept += gain_p_value(plain, corrected) < SIGNIFICANCE
+    assert kept <= 200 * 2 * SIGNIFICANCE
+
+
+@settings(max_examples=20, deadline=None)
+@given(error_shapes, st.integers(0, 2**32 - 1))
+def test_a_correction_that_removes_a_real_bias_is_kept(shape, seed):
+    """Every held-out sample loses a bias worth half its error (and the rest
+    of its error varies): the gain is real and significant."""
+    samples, scale, tail = shape
+    rng = np.random.default_rng(seed)
+    corrected = _per_sample_errors(rng, samples, scale, tail)
+    plain = corrected * rng.uniform(1.5, 2.5, samples)
+    assert gain_p_value(plain, corrected) < SIGNIFICANCE
+    chosen, _ = preferred_candidate(plain, [corrected])
+    assert chosen == 0
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(8, 32), st.floats(1.0, 1e6), st.integers(0, 2**32 - 1))
+def test_a_gain_made_by_one_sample_is_not_significant(samples, gain, seed):
+    """A near-tie sample far better with the correction, the others as much
+    worse as better (gains +-g in pairs): the mean gain may be large, but one
+    sample makes it."""
+    rng = np.random.default_rng(seed)
+    others = rng.uniform(0, 0.01, (samples - 1) // 2)
+    gains = np.concatenate([[gain], others, -others, np.zeros((samples - 1) % 2)])
+    plain = 1.0 + rng.uniform(0, 0.1, samples)
+    corrected = plain - gains
+    assert np.mean(plain - corrected) > 0
+    assert gain_p_value(plain, corrected) >= SIGNIFICANCE
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(4, 24).flatmap(
+        lambda n: st.tuples(*[st.lists(st.floats(0.0, 10.0), min_size=n, max_size=n).map(np.array) for _ in range(3)])
+    )
+)
+def test_iterative_is_never_worse_than_regular_on_the_evidence(errors):
+    """Whatever the held-out errors of none / regular / iterative: with
+    iterative, the choice is regular's unless iterative's errors are a
+    significant gain over regular's choice, and its summed held-out error is
+    never above that of regular's choice."""
+    plain, regular, iterative = errors
+    regular_choice, _ = preferred_candidate(plain, [regular])
+    iterative_choice, p_values = preferred_candidate(plain, [regular, iterative])
+    by_choice = {None: plain, 0: regular, 1: iterative}
+    if iterative_choice != 1:
+        assert iterative_choice == regular_choice
+    else:
+        assert gain_p_value(by_choice[regular_choice], iterative) < SIGNIFICANCE
+        assert p_values[1] < SIGNIFICANCE
+    assert by_choice[iterative_choice].sum() <= by_choice[regular_choice].sum()

@@ -119,3 +119,14 @@ def test_hard_swish_sees_less_error_than_with_the_plain_range(seed):
         return float(np.mean((_hard_swish(_quantized(values, *lo_hi)) - _hard_swish(values)) ** 2))
 
     assert reader_error(aware) < 0.8 * reader_error(plain)
+
+
+def test_saturated_splits_a_tiny_bin_far_from_an_end_without_overflow():
+    """A bin far narrower than its distance to an end (1e-300 wide, 1e10 away):
+    its fraction beyond the end is all or nothing, with no overflowing division."""
+    density = DensityBins(np.array([0.0, 1.0]), np.array([1e-300, 2.0]), np.array([3.0, 4.0]))
+    with np.errstate(all="raise"):
+        beyond = saturated(density, 1e10, 2e10)
+        inside = saturated(density, -1e10, 1.5)
+    assert beyond.lower.tolist() == [1e10] and beyond.count.tolist() == [7.0]
+    assert inside.count.tolist() == [3.0, 2.0, 2.0] and inside.upper.tolist() == [1e-300, 1.5, 1.5]

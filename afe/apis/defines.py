@@ -310,6 +310,15 @@ class QuantizationParams:
     :param weight_rounding: If True, the int8 weights of every quantized conv /
         dense are rounded with the calibration data (GPTQ, `runtime/weight_rounding.py`)
         instead of to nearest, on the planner's own scales.
+    :param activation_compensation: If True, the same data step instead fits the int8
+        weights and the bias of every quantized conv / dense to the float layer's output
+        through the inputs the quantized network itself produces, so that they compensate
+        the error the int8 activations before them carry (`runtime/weight_rounding.py`,
+        `round_compensated_layer`); it implies the data-aware rounding.
+    :param range_refinement: If True, each int8 activation range the MSE observer
+        selects is refined on the first calibration samples to the one of least
+        error DOWNSTREAM (at the next conv / dense, through the tables between),
+        with every tensor before it rounded (`runtime/range_refinement.py`).
 
     The default of `node_names` is the empty set. (Seed 000 prints it as `{''}`,
     a set holding the empty string; no node is named '', so the two exclude the
@@ -330,6 +339,8 @@ class QuantizationParams:
     channel_equalization: bool = False
     smooth_quant: bool = False
     weight_rounding: bool = False
+    activation_compensation: bool = False
+    range_refinement: bool = False
 
     def __post_init__(self) -> None:
         set_field = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -352,6 +363,8 @@ class QuantizationParams:
         _require_bool("channel_equalization", self.channel_equalization)
         _require_bool("smooth_quant", self.smooth_quant)
         _require_bool("weight_rounding", self.weight_rounding)
+        _require_bool("activation_compensation", self.activation_compensation)
+        _require_bool("range_refinement", self.range_refinement)
 
     @staticmethod
     def _check_activation_scheme(scheme: Any) -> None:
@@ -425,6 +438,17 @@ class QuantizationParams:
         """A copy with data-aware rounding of the int8 weights (GPTQ on the calibration
         data, on the planner's scales) enabled or disabled."""
         return dataclasses.replace(self, weight_rounding=enable)
+
+    def with_range_refinement(self, enable: bool = True) -> QuantizationParams:
+        """A copy whose activation ranges are refined on the calibration data for the
+        error they cause downstream (`runtime/range_refinement.py`), enabled or disabled."""
+        return dataclasses.replace(self, range_refinement=enable)
+
+    def with_activation_compensation(self, enable: bool = True) -> QuantizationParams:
+        """A copy whose int8 weights and biases are fitted on the calibration data to
+        compensate the error of the quantized activations they read (GPTQ-rounded on the
+        planner's scales) enabled or disabled."""
+        return dataclasses.replace(self, activation_compensation=enable)
 
 
 default_quantization = QuantizationParams(

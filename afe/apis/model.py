@@ -107,12 +107,16 @@ class Model:
             inputs: input name -> array of exactly the shape and dtype in
                 `input_types`; 4-D (image) inputs are NHWC.
             fast_mode: False (default): the integer arithmetic of the MLA, bit
-                exact, on the NumPy interpreter (SIMA_RUNTIME=onnxruntime runs
-                the ops whose ONNX form is proven exact on onnxruntime: the same
-                results, not faster yet). True: the seed's "bit-approximate"
-                mode: the program emulated in float32 as one onnxruntime graph
-                (`runtime.onnx_backend.emulate`: every requantization rounded,
-                tables computed as their float function), not bit exact;
+                exact: on onnxruntime, every op in an ONNX form proven to give
+                the NumPy interpreter's integers (`runtime.onnx_backend`), when
+                all its convolutions lower (faster, measured), else on
+                the NumPy interpreter, the definition (SIMA_RUNTIME=numpy or
+                =onnxruntime forces one). True: the seed's "bit-approximate"
+                mode: the program emulated as one onnxruntime graph, on
+                onnxruntime's int8 kernels for all-int8 programs
+                (`runtime.onnx_backend.integer_emulation`), else in float32
+                (`runtime.onnx_backend.emulate`): requantizations rounded by
+                onnxruntime, tables computed as their float function; not bit exact;
                 SIMA_RUNTIME=numpy runs fast mode's NumPy kernels instead
                 (`runtime.fast_kernels`).
             log_level: the logging level for this call.
@@ -129,9 +133,10 @@ class Model:
             return [self._dequantized(index, output) for index, output in enumerate(outputs)]
 
     def _executor(self, fast_mode: bool):
-        """What execute runs in each mode (`runtime.onnx_backend.executor_for`: bit-exact the NumPy
-        interpreter, fast mode the float emulation on onnxruntime, unless SIMA_RUNTIME says
-        otherwise), built on the first execute of each mode and kept."""
+        """What execute runs in each mode (`runtime.onnx_backend.executor_for`: bit-exact the exact
+        onnxruntime program where its convolutions lower, else the NumPy interpreter; fast mode
+        the float emulation on onnxruntime; unless SIMA_RUNTIME says otherwise), built on the
+        first execute of each mode and kept."""
         if fast_mode not in self._executors:
             from runtime.onnx_backend import executor_for
 
@@ -436,6 +441,8 @@ def config_to_json(config: Any) -> dict[str, Any]:
         "channel_equalization": config.channel_equalization,
         "smooth_quant": config.smooth_quant,
         "weight_rounding": config.weight_rounding,
+        "activation_compensation": config.activation_compensation,
+        "range_refinement": config.range_refinement,
     }
 
 
@@ -479,4 +486,6 @@ def config_from_json(data: Mapping[str, Any]) -> Any:
         channel_equalization=data["channel_equalization"],
         smooth_quant=data["smooth_quant"],
         weight_rounding=data.get("weight_rounding", False),  # absent from files written before it existed
+        activation_compensation=data.get("activation_compensation", False),
+        range_refinement=data.get("range_refinement", False),  # absent from files written before it existed
     )

@@ -9,10 +9,15 @@
                                                   smooth-quant between two readings of the data);
                                                   skipped for bfloat16 activations (no scales)
                                                   unless smooth-quant needs the statistics
+      -> range_refined_module                     if config.range_refinement: each int8 activation
+                                                  range re-chosen for its error downstream, on the
+                                                  first calibration samples (runtime/range_refinement.py)
       -> quantize_module                          MLA ops -> integer ops (passes/quantize.py), per-node
                                                   int16 / int8 widths and int32 outputs included
       -> weight_rounded_module                    if config.weight_rounding: int8 weights re-rounded
-                                                  (GPTQ) on the first calibration samples
+                                                  (GPTQ) on the first calibration samples; if
+                                                  config.activation_compensation: weights and
+                                                  biases fitted to compensate the int8 activations
                                                   (runtime/weight_rounding.py, recorded as below),
                                                   applied within the plan's bounds (passes/weight_rounding.py)
       -> bias_corrected_module                    if config.biascorr_type is not NONE: per-channel
@@ -57,6 +62,7 @@ from passes.name_nodes import functions_of, named_ops, unknown_names_message
 from passes.partition import MLA, PartitionError, partition_and_name
 from passes.quantize import quantize_module
 from runtime.bias_correction import BIAS_CORRECTION_SAMPLES, bias_corrected_module, recorder_for
+from runtime.range_refinement import RANGE_REFINEMENT_SAMPLES, range_refined_module
 from runtime.weight_rounding import WEIGHT_ROUNDING_SAMPLES, weight_rounded_module
 from sima_dialect import ops
 from sima_dialect.calibration_ops import ObserveOp
@@ -219,18 +225,29 @@ def quantize_float_module(
     bfloat16 = resolved.activation_quantization_scheme.bf16
     if bfloat16 and correcting:
         raise _error("biascorr_type: bias correction corrects integer quantization; bfloat16_scheme() activations have none to correct")
-    if bfloat16 and resolved.weight_rounding:
-        raise _error("weight_rounding: rounds the int8 weights of integer quantization; bfloat16_scheme() activations have none")
-    samples_needed = max(BIAS_CORRECTION_SAMPLES if correcting else 0, WEIGHT_ROUNDING_SAMPLES if resolved.weight_rounding else 0)
+    if bfloat16 and (resolved.weight_rounding or resolved.activation_compensation):
+        option = "weight_rounding" if resolved.weight_rounding else "activation_compensation"
+        raise _error(f"{option}: rounds the int8 weights of integer quantization; bfloat16_scheme() activations have none")
+    if bfloat16 and resolved.range_refinement:
+        raise _error("range_refinement: refines integer activation ranges; bfloat16_scheme() activations have none")
+    rounding = resolved.weight_rounding or resolved.activation_compensation
+    samples_needed = max(BIAS_CORRECTION_SAMPLES if correcting else 0, WEIGHT_ROUNDING_SAMPLES if rounding else 0)
+    if resolved.range_refinement:
+        samples_needed = max(samples_needed, RANGE_REFINEMENT_SAMPLES)
     recorder = recorder_for(calibration_data, samples_needed) if samples_needed else None
     if bfloat16 and not resolved.smooth_quant:
         calibrated = to_calibrate  # bfloat16 needs no scales: the data is not read
     else:
         calibrated = calibrate_module(to_calibrate, recorder or calibration_data, resolved, progress=progress)
+    if resolved.range_refinement and recorder is not None:
+        asymmetric = resolved.activation_quantization_scheme.asymmetric
+        calibrated, _ = range_refined_module(calibrated, recorder.samples[:RANGE_REFINEMENT_SAMPLES], asymmetric=asymmetric)
     quantized = quantize_module(calibrated, resolved)
     # both against the float module the layers were quantized from (equalized / smoothed)
-    if resolved.weight_rounding and recorder is not None:
-        quantized, _ = weight_rounded_module(quantized, calibrated, recorder.samples[:WEIGHT_ROUNDING_SAMPLES], progress=progress)
+    if rounding and recorder is not None:
+        samples = recorder.samples[:WEIGHT_ROUNDING_SAMPLES]
+        compensate = resolved.activation_compensation
+        quantized, _ = weight_rounded_module(quantized, calibrated, samples, compensate=compensate, progress=progress)
     if correcting and recorder is not None:
         samples = recorder.samples[:BIAS_CORRECTION_SAMPLES]
         quantized = bias_corrected_module(quantized, calibrated, samples, resolved.biascorr_type, progress=progress)

@@ -300,9 +300,11 @@ def saturated(density: DensityBins, low: float, high: float) -> DensityBins:
     mass at that end (a bin straddling it is split in proportion to its parts)."""
     lower, upper, count = density.lower, density.upper, density.count
     width = upper - lower
-    # fraction of each bin below `low`, above `high` (a point mass: all or nothing)
-    below = np.where(width > 0, np.clip((low - lower) / np.where(width > 0, width, 1.0), 0.0, 1.0), lower < low)
-    above = np.where(width > 0, np.clip((upper - high) / np.where(width > 0, width, 1.0), 0.0, 1.0), upper > high)
+    # fraction of each bin below `low`, above `high` (a point mass: all or nothing);
+    # the part is clipped to the bin before dividing, so a tiny width cannot overflow
+    divisor = np.where(width > 0, width, 1.0)
+    below = np.where(width > 0, np.clip(low - lower, 0.0, width) / divisor, lower < low)
+    above = np.where(width > 0, np.clip(upper - high, 0.0, width) / divisor, upper > high)
     inside = count * np.maximum(1.0 - below - above, 0.0)
     keep = inside > 0
     parts = [(np.clip(lower[keep], low, high), np.clip(upper[keep], low, high), inside[keep])]

@@ -54,3 +54,23 @@ func.func @int15(%y: tensor<1x2x!sima.quant<i16, 1.0:-3>>) -> tensor<1x1x!sima.q
 // CHECK:         sima.constant #sima.ndarray<"dw.q.wr", tensor<2x1xi8>, "0x2932">
 // CHECK-NOT:     db.q.wr
 // CHECK:         sima.qdense
+
+// -----
+
+// `rounded_bias_delta` (compensating weights refit the bias): one real amount per
+// output channel, added in accumulator units (here 1.0: output scale 1, shift 0),
+// rounded half away from zero, with the weights. Channel 0 keeps its weight 1 and
+// gains round(2.6) = 3; channel 1 goes 2 -> 3 (zero point 0: no zero-point move)
+// and gains round(-1.4) = -1. Both attributes are gone.
+func.func @bias_delta(%x: tensor<1x1x1x1x!sima.quant<i8, 1.0:0>>) -> tensor<1x1x1x2x!sima.quant<i8, 1.0:0>> {
+  %w = sima.constant #sima.ndarray<"w.q", tensor<1x1x1x2xi8>, "0x0102">
+  %b = sima.constant #sima.ndarray<"b.q", tensor<2xi32>, "0x0000000000000000">
+  %0 = sima.qconv2d %x, %w, %b {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, requant_mode = "sima", shift = array<i64: 0>, intrinsic_shift = array<i64: 0>, node = "MLA_0/conv2d_add_3", rounded_weight = #sima.ndarray<"w.q.wr", tensor<1x1x1x2xi8>, "0x0103">, rounded_bias_delta = array<f64: 2.6, -1.4>} : (tensor<1x1x1x1x!sima.quant<i8, 1.0:0>>, tensor<1x1x1x2xi8>, tensor<2xi32>) -> tensor<1x1x1x2x!sima.quant<i8, 1.0:0>>
+  func.return %0 : tensor<1x1x1x2x!sima.quant<i8, 1.0:0>>
+}
+// CHECK-LABEL: func.func @bias_delta
+// CHECK-NEXT:    %0 = sima.constant #sima.ndarray<"w.q.wr", tensor<1x1x1x2xi8>, "0x0103">
+// CHECK-NEXT:    %1 = sima.constant #sima.ndarray<"b.q.wr", tensor<2xi32>, "0x03000000FFFFFFFF">
+// CHECK-NEXT:    %2 = sima.qconv2d %x, %0, %1 {{{.*}}node = "MLA_0/conv2d_add_3"} : {{.*}}
+// CHECK-NOT:     rounded_bias_delta
+// ROUNDTRIP:     rounded_bias_delta = array<f64: 2.600000e+00, -1.400000e+00>
