@@ -13,6 +13,7 @@ Each option mirrors one `QuantizationParams` builder, starting from
     --channel-equalization                             with_channel_equalization()
     --smooth-quant                                     with_smooth_quant()
     --weight-rounding nearest|gptq|compensated         with_weight_rounding(...) / with_activation_compensation()
+    --range-refinement                                 with_range_refinement()
 
 Node names are those `afe inspect MODEL.onnx` lists.
 """
@@ -98,6 +99,12 @@ def add_config_options(parser: argparse.ArgumentParser, *, default_method: str =
         "(fitted to the first calibration samples' inputs of each layer), or compensated (weights and biases fitted "
         "to the float layer's output through the quantized network's own inputs) (default: as the configuration's default)",
     )
+    group.add_argument(
+        "--range-refinement",
+        action="store_true",
+        help="refine each int8 activation range the calibration chose to the one of least error at the next "
+        "conv / dense (slower quantize)",
+    )
 
 
 def calibration_method(name: str, num_bins: int | None, percentile: float | None) -> CalibrationMethod:
@@ -141,6 +148,8 @@ def config_from_options(args: argparse.Namespace) -> QuantizationParams:
         .with_channel_equalization(args.channel_equalization)
         .with_smooth_quant(args.smooth_quant)
     )
+    if args.range_refinement:
+        config = config.with_range_refinement()
     if args.weight_rounding is not None:
         config = config.with_weight_rounding(args.weight_rounding == "gptq").with_activation_compensation(
             args.weight_rounding == "compensated"
@@ -172,6 +181,8 @@ def describe_config(config: QuantizationParams) -> str:
         parts.append("gptq weight rounding")
     if config.activation_compensation:
         parts.append("weights compensating the int8 activations")
+    if config.range_refinement:
+        parts.append("activation ranges refined downstream")
     return "; ".join(parts)
 
 

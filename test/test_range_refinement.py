@@ -270,3 +270,16 @@ def test_bfloat16_has_no_ranges_to_refine(net):
     config = default_quantization.with_activation_quantization(bfloat16_scheme()).with_range_refinement()
     with pytest.raises(UserFacingException, match="range_refinement: refines integer activation ranges"):
         quantize_float_module(net.module, samples(1, seed=1), config, progress=False)
+
+
+def test_the_command_line_chooses_range_refinement():
+    import argparse
+
+    from afe.cli_config import add_config_options, config_from_options, describe_config
+
+    parser = argparse.ArgumentParser()
+    add_config_options(parser)
+    assert not config_from_options(parser.parse_args([])).range_refinement
+    refined = config_from_options(parser.parse_args(["--range-refinement"]))
+    assert refined.range_refinement
+    assert "activation ranges refined downstream" in describe_config(refined)
