@@ -12,6 +12,7 @@ bench/bench_accuracy_techniques.py measures what the techniques buy.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -22,10 +23,11 @@ from afe.apis.errors import UserFacingException
 from afe.apis.loaded_net import LoadedNet, load_model
 from afe.apis.model import Model
 from afe.core.calibration_pipeline import calibrate_module
+from afe.core import quantize_pipeline
 from afe.core.quantize_pipeline import equalized_module, partitioned_float_module, quantize_float_module
 from afe.ir.defines import BiasCorrectionType
 from passes.bias_correction import accumulator_unit
-from runtime.bias_correction import measure_channel_errors, reliable_correction
+from runtime.bias_correction import bias_corrected_module, measure_channel_errors, reliable_correction
 from afe.core.utils import length_hinted
 from afe.ir.tensor_type import ScalarType
 from afe.load.importers.general_importer import onnx_source
@@ -105,10 +107,13 @@ def test_equalization_and_smooth_quant_are_options() -> None:
     assert not EQUALIZED.with_channel_equalization(False).channel_equalization
 
 
-def test_bias_correction_after_equalization_measures_against_the_equalized_layers(net, calibration) -> None:
+def test_bias_correction_after_equalization_measures_against_the_equalized_layers(net, calibration, monkeypatch) -> None:
     """Bias correction compares each layer with the float weights it was quantized
     from: with equalization those are the equalized ones (against the original
-    float model the corrected layers would be off by the equalization factors)."""
+    float model the corrected layers would be off by the equalization factors).
+    The held-out check is off here: on these few samples it keeps no correction
+    (no significant gain), and this test is about what a kept correction does."""
+    monkeypatch.setattr(quantize_pipeline, "bias_corrected_module", functools.partial(bias_corrected_module, check=False))
     plain = quantize_float_module(net.module, calibration, EQUALIZED, progress=False)
     modules = quantize_float_module(net.module, calibration, EQUALIZED.with_bias_correction(True), progress=False)
     equalized, regular = equalized_module(modules.float_reference), BiasCorrectionType.REGULAR
