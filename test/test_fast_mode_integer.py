@@ -250,14 +250,9 @@ def test_int16_programs_keep_the_float_emulation():
 @pytest.fixture(scope="module")
 def orientation_int8():
     from afe.apis.defines import MinMaxMethod, default_quantization
-    from afe.apis.loaded_net import load_model
-    from afe.load.importers.general_importer import onnx_source
-    from models import REAL_MODELS, real_inputs
+    from models import load_real_net, real_inputs
 
-    spec = REAL_MODELS["orientation"]
-    if spec.path is None:
-        pytest.skip(f"{spec.package} is not installed")
-    net = load_model(onnx_source(str(spec.path), {spec.input_name: spec.shape}))
+    net = load_real_net("orientation")  # fails, not skips, when the model's package is missing
     images = [np.ascontiguousarray(x.transpose(0, 2, 3, 1)) for x in real_inputs("orientation", 10, seed=7)]
     model = net.quantize([{"x": image} for image in images[:4]], default_quantization.with_calibration(MinMaxMethod()))
     return model, [{"x": image} for image in images[4:]]
