@@ -8,11 +8,15 @@ alternate timed runs on the same input of:
 - ort: onnxruntime on the float ONNX model (the reference);
 - fp32: `LoadedNet.execute` (our float interpreter);
 - exact: `Model.execute` bit-exact with the onnxruntime backend
-  (`runtime.onnx_backend`: exact ONNX segments + NumPy kernels; what `Model.execute`
-  runs by default where every convolution lowers);
-- fast: `Model.execute(fast_mode=True)`, what it runs by default: all-int8 programs
-  on onnxruntime's int8 kernels (`runtime.onnx_backend.integer_emulation`), others
-  emulated in float on onnxruntime (`runtime.onnx_backend.emulate`);
+  (`runtime.onnx_backend`: exact ONNX segments + NumPy kernels, int8 held as centred
+  float32, `exact_float_form`; what `Model.execute` runs by default where every
+  convolution lowers);
+- exact-ir: the same exact lowerings on the IR's types (int8 tensors in the
+  sessions: the default before `exact_float_form`), for comparison;
+- fast: `Model.execute(fast_mode=True)`, what it runs by default: emulated in float on
+  onnxruntime with scales folded (`runtime.onnx_backend.fused_emulation`), or, for
+  all-int8 programs where that was faster when built, on onnxruntime's int8 kernels
+  (`runtime.onnx_backend.integer_emulation`);
 - fast-f32: the float emulation on every program (fast mode before the int8 kernels);
 - np-exact / np-fast: the NumPy interpreter only (SIMA_RUNTIME=numpy; np-exact
   is what `Model.execute` runs by default where a convolution does not lower).
@@ -22,7 +26,8 @@ Prints median latencies (wall clock) and ratios to ort (lower is better; issue
 give identical integers in bit-exact mode (`same`), and how far fast mode is
 from bit-exact on the samples (calibration ones and the timed one): output SQNR
 fast vs exact (`f-sqnr`, dB; `f32-sqnr` for fast-f32), the largest difference in steps of the output's
-quantization (`f-max`), and the fast program's onnxruntime sessions and ops left to NumPy. With --threads 1 (the fair comparison: one
+quantization (`f-max`), the fast program's onnxruntime sessions and ops left to NumPy, and its form (`f-form`:
+int8 kernels for all-int8 programs, else float; `SIMA_FAST_FORM=float` forces float). With --threads 1 (the fair comparison: one
 BLAS thread, onnxruntime intra_op_num_threads=1 for the reference and for our
 segments) each engine runs on one core, so its process CPU time is its latency
 on an idle core: the "cpu" ratios use medians of `time.process_time()` and stay
@@ -68,15 +73,16 @@ def main() -> int:
     from models import REAL_MODELS, real_inputs
     from runtime.onnx_backend import RUNTIME_VARIABLE
     from runtime.onnx_backend.emulate import FLOAT_EMULATION
+    from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION
     from runtime.onnx_backend.program import OnnxProgram
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's notes on nodes left in float
     configs = {"int8": default_quantization, "int16": int16_quantization}
-    engines = ("fp32", "exact", "fast", "fast-f32", "np-exact", "np-fast")
+    engines = ("fp32", "exact", "exact-ir", "fast", "fast-f32", "np-exact", "np-fast")
     print(f"{'model':<12} {'bits':<5} {'quant s':>7} {'ort ms':>7} " + " ".join(f"{e + ' ms':>11}" for e in engines)
           + " | wall/ort: " + " ".join(f"{e:>8}" for e in engines)
           + " | cpu/ort: " + " ".join(f"{e:>8}" for e in engines) + f" {'same':>5} {'segments':>8} {'np ops':>6}"
-          + f" | {'f-sqnr':>6} {'f-max':>5} {'f-segs':>6} {'f-np':>4} {'f32-sqnr':>8}")
+          + f" | {'f-sqnr':>6} {'f-max':>5} {'f-segs':>6} {'f-np':>4} {'f32-sqnr':>8} {'f-form':>6}")
     for name in [n for n in args.only.split(",") if n]:
         spec = REAL_MODELS[name]
         if spec.path is None:
@@ -109,8 +115,12 @@ def main() -> int:
             fast_program = model._executor(True)
             fast_segments = fast_program.segment_count() if isinstance(fast_program, OnnxProgram) else 0
             fast_numpy_ops = len(fast_program.numpy_ops()) if isinstance(fast_program, OnnxProgram) else -1
+            fast_form = "int8" if getattr(fast_program, "emulation", None) is INTEGER_EMULATION else "float"  # fast_program's form
             fast_sqnr, fast_steps = fast_mode_distance(model, [*calibration, feeds_ours])
             float_program = OnnxProgram(model._interpreter(True), threads=args.threads or None, emulation=FLOAT_EMULATION)
+            ir_model = Model(model.module, name="exact-ir")  # Model.execute's own steps around the IR-typed program
+            ir_model._executors[False] = OnnxProgram(ir_model._interpreter(False), threads=args.threads or None)
+            same = same and all(np.array_equal(a, b) for a, b in zip(outputs[0], ir_model.execute(feeds_ours)))
 
             def float_emulation(sample):
                 return [model._dequantized(i, output) for i, output in enumerate(float_program.run(sample))]
@@ -122,6 +132,7 @@ def main() -> int:
                 "ort": lambda: session.run(None, feeds_ort),
                 "fp32": lambda: net.execute(feeds_ours),
                 "exact": lambda: model.execute(feeds_ours),
+                "exact-ir": lambda: ir_model.execute(feeds_ours),
                 "fast": lambda: model.execute(feeds_ours, fast_mode=True),
                 "np-exact": lambda: numpy_model.execute(feeds_ours),
                 "fast-f32": lambda: float_emulation(feeds_ours),
@@ -141,7 +152,7 @@ def main() -> int:
                   + " | wall/ort: " + " ".join(f"{ms[e] / ms['ort']:>8.2f}" for e in engines)
                   + " | cpu/ort: " + " ".join(f"{cpu[e] / cpu['ort']:>8.2f}" for e in engines)
                   + f" {str(same):>5} {segments:>8} {numpy_ops:>6}"
-                  + f" | {fast_sqnr:>6.1f} {fast_steps:>5.0f} {fast_segments:>6} {fast_numpy_ops:>4} {float_sqnr:>8.1f}", flush=True)
+                  + f" | {fast_sqnr:>6.1f} {fast_steps:>5.0f} {fast_segments:>6} {fast_numpy_ops:>4} {float_sqnr:>8.1f} {fast_form:>6}", flush=True)
     return 0
 
 

@@ -235,11 +235,15 @@ def test_hard_swish_table_is_one_hardswish(in_step, out_step, zero_point, seed):
     assert "HardSwish" in nodes and "Gather" not in nodes
 
 
-def test_int16_programs_keep_the_float_emulation():
+def test_int16_programs_run_a_float_emulation_and_int8_ones_the_int8_kernels(monkeypatch):
+    """int16: the float emulation (with folded scales, `fused_emulation`); int8: the int8 kernels."""
+    from runtime.onnx_backend.fused_emulation import FUSED_EMULATION
+
     x = np.zeros((1, 2, 2, 3), np.int16)
     module = one_op(lambda v: QGlobalAvgPoolOp(v, quant(8, 0.5, -4), multiplier=3, shift=4), [(x, quant(16, 0.25, 0))])
-    assert fast_program(Interpreter(module, kernels=FAST_KERNELS), threads=1).emulation is FLOAT_EMULATION
+    assert fast_program(Interpreter(module, kernels=FAST_KERNELS), threads=1).emulation is FUSED_EMULATION
     int8 = one_op(lambda v: QGlobalAvgPoolOp(v, quant(8, 0.5, -4), multiplier=3, shift=4), [(x.astype(np.int8), quant(8, 0.25, 0))])
+    monkeypatch.delenv("SIMA_FAST_FORM", raising=False)
     assert fast_program(Interpreter(int8, kernels=FAST_KERNELS), threads=1).emulation is INTEGER_EMULATION
 
 
@@ -269,9 +273,11 @@ def test_orientation_fast_mode_runs_on_int8_kernels_close_to_bit_exact(orientati
     monkeypatch.delenv("SIMA_RUNTIME", raising=False)
     model, samples = orientation_int8
     exact = np.concatenate([model.execute(s)[0] for s in samples]).astype(np.float64)
-    fast = np.concatenate([model.execute(s, fast_mode=True)[0] for s in samples]).astype(np.float64)
-    program = model._executor(True)
-    assert isinstance(program, OnnxProgram) and program.emulation is INTEGER_EMULATION
+    # the int8-kernel form itself (what fast mode's default runs; its own distance is checked below too)
+    program = OnnxProgram(model._interpreter(True), threads=1, emulation=INTEGER_EMULATION)
+    fast = np.concatenate([model._dequantized(0, program.run(s)[0]) for s in samples]).astype(np.float64)
+    default = np.concatenate([model.execute(s, fast_mode=True)[0] for s in samples]).astype(np.float64)
+    assert isinstance(model._executor(True), OnnxProgram) and model._executor(True).numpy_ops() == []
     assert program.segment_count() == 1 and program.numpy_ops() == []
     float_program = OnnxProgram(model._interpreter(True), threads=1, emulation=FLOAT_EMULATION)
     emulated = np.concatenate([model._dequantized(0, float_program.run(s)[0]) for s in samples]).astype(np.float64)
@@ -282,3 +288,5 @@ def test_orientation_fast_mode_runs_on_int8_kernels_close_to_bit_exact(orientati
     assert sqnr(fast) >= 30, sqnr(fast)
     assert sqnr(fast) >= sqnr(emulated) - 0.5, (sqnr(fast), sqnr(emulated))
     assert np.array_equal(exact.argmax(axis=-1), fast.argmax(axis=-1))
+    assert sqnr(default) >= 30, sqnr(default)
+    assert np.array_equal(exact.argmax(axis=-1), default.argmax(axis=-1))

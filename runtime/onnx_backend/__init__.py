@@ -14,9 +14,16 @@ NCHW inside a session. Products of int16 inputs run in float32 where their
 bounds allow (`lower._int15_float32_plan`: all but 5 of det's 90 int16
 convolutions, all of cls' and orientation's), else in float64.
 
-    executor = executor_for(interpreter)                   # bit-exact: an OnnxProgram, or the interpreter itself
-    executor = executor_for(fast_interpreter, fast_mode=True)   # OnnxProgram(..., emulation=FLOAT_EMULATION)
+    executor = executor_for(interpreter)                   # bit-exact: an OnnxProgram(..., emulation=EXACT_FLOAT_FORM), or the interpreter
+    executor = executor_for(fast_interpreter, fast_mode=True)   # the faster of the int8-kernel and float forms
     outputs = executor.run(feeds)
+
+Inside the bit-exact sessions int8 tensors are float32 centred integers
+(`exact_float_form.py`: no int8 <-> float conversion around each convolution,
+convolutions read only by tables leave their table index, float32 -> int8 quantize
+where proven for its step), and table reads run in the convolutions' NCHWc layout
+(`blocked_layout.py`: onnxruntime's reorders around them removed); int16 tensors keep
+the IR's types.
 
 Bit-exact execution (`Model.execute`) runs on onnxruntime by default when
 every qconv2d and qdense of the program lowers (the real models, int8 and
@@ -27,9 +34,11 @@ interpreter. SIMA_RUNTIME=numpy or =onnxruntime forces one;
 `executor_for(..., backend=...)` chooses for one call.
 
 fast mode (`Model.execute(fast_mode=True)`) runs on onnxruntime by default, as
-one graph that emulates the program (not bit-exact; the seed's fast mode): on
-onnxruntime's int8 kernels for all-int8 programs (`integer_emulation.py`), else in
-float (`emulate.py`), unless SIMA_RUNTIME=numpy asks for its NumPy kernels.
+one graph that emulates the program (not bit-exact; the seed's fast mode): in
+float (`emulate.py`, with scales folded into DequantizeLinear: `fused_emulation.py`),
+or, for all-int8 programs, on onnxruntime's int8 kernels (`integer_emulation.py`;
+SIMA_FAST_FORM=float asks for the float form), unless SIMA_RUNTIME=numpy asks for
+its NumPy kernels.
 
 Logging at DEBUG level on this package names every op that runs in NumPy and why.
 """
@@ -81,8 +90,10 @@ def executor_for(interpreter, *, backend: str | None = None, threads: int | None
     if fast_mode:
         from runtime.onnx_backend.integer_emulation import fast_program
 
-        return fast_program(interpreter, threads=threads)  # int8 models on onnxruntime's int8 kernels
-    program = OnnxProgram(interpreter, threads=threads)
+        return fast_program(interpreter, threads=threads)  # the faster of its int8-kernel and float forms
+    from runtime.onnx_backend.exact_float_form import EXACT_FLOAT_FORM
+
+    program = OnnxProgram(interpreter, threads=threads, emulation=EXACT_FLOAT_FORM)
     chosen = backend is not None or os.environ.get(RUNTIME_VARIABLE, "").strip() != ""
     if not chosen and not program.runs_its_products():
         logger.debug("bit-exact execution runs the NumPy interpreter: %d op(s) would cut the onnxruntime graph (%s)",

@@ -47,6 +47,7 @@ class Fragment:
         self.initializers: list[onnx.TensorProto] = []
         self.results: list[str] = []  # the names of the op's results, once lowered
         self.nchw_aliases: dict[str, str] = {}  # rank-4 result -> the same values transposed to NCHW, if computed
+        self.index_aliases: dict[str, str] = {}  # result -> its table index in NCHW (`exact_float_form`), if computed
 
     def node(self, op_type: str, inputs: Sequence[str], **attributes) -> str:
         """Append a one-output node; returns its output's name."""
@@ -76,6 +77,8 @@ class Fragment:
                         names[i] = new
         if old in self.nchw_aliases:
             self.nchw_aliases[new] = self.nchw_aliases.pop(old)
+        if old in self.index_aliases:
+            self.index_aliases[new] = self.index_aliases.pop(old)
 
     def cast(self, value: str, to: int) -> str:
         return self.node("Cast", [value], to=to)

@@ -84,12 +84,15 @@ class Operands:
         constants: list[np.ndarray | None],
         constant_form: Callable[[int, np.ndarray], np.ndarray] | None = None,
         nchw_aliases: list[str | None] | None = None,
+        index_aliases: list[str | None] | None = None,
     ):
         self._fragment = fragment
         self._names = names
         self._constants = constants
         # operands already computed transposed to NCHW in the same session (by a conv, a pool, a table read)
         self._aliases = list(nchw_aliases) if nchw_aliases is not None else [None] * len(names)
+        # operands a convolution of the session left as table indices too (`exact_float_form`)
+        self.index_aliases = list(index_aliases) if index_aliases is not None else [None] * len(names)
         # how a constant read by name is stored in the graph (fast mode: centred floats), by operand index
         self._constant_form = constant_form
 
@@ -222,15 +225,19 @@ def lower_wide_binary(op, f: Fragment, operands: Operands) -> list[str]:
         # ((a - z_a) * (b - z_b)) << L: |product| < 2**34, exact in float64; the model's int32 check proven by the types
         if (_magnitude(lhs_element) * _magnitude(rhs_element)) << left_shift > ACCUMULATOR_MAX:
             raise NotLowerable("the product << left_shift can leave int32 (the checked kernel decides on the data)")
-        centered = []
-        for index, element in ((0, lhs_element), (1, rhs_element)):
-            value = f.cast(operands.name(index), FLOAT64)
-            if element.zero_point_value:
-                value = f.node("Sub", [value, f.constant(float(element.zero_point_value), np.float64)])
-            centered.append(value)
-        product = f.node("Mul", centered)
-        return [tflite_requantize(f, product, requantization.multiplier, requantization.shift, requantization.zero_point,
-                                  False, output_dtype, left_shift=left_shift)]
+
+        def multiply(names: list[str], shape) -> str:
+            centered = []
+            for name, element in zip(names, (lhs_element, rhs_element)):
+                value = f.cast(name, FLOAT64)
+                if element.zero_point_value:
+                    value = f.node("Sub", [value, f.constant(float(element.zero_point_value), np.float64)])
+                centered.append(value)
+            product = f.node("Mul", centered)
+            return tflite_requantize(f, product, requantization.multiplier, requantization.shift, requantization.zero_point,
+                                     False, output_dtype, left_shift=left_shift)
+
+        return [_elementwise_result(op, f, operands, multiply, 2)]  # on the NCHW aliases, if any: no Transposes
     # add / sub: t_i = the rescaled inputs, tabulated by the model's own function; A = t_lhs +- t_rhs
     tables = []
     for index, (rescale, value) in enumerate(zip(op.input_rescales(), (op.lhs, op.rhs))):
@@ -243,10 +250,14 @@ def lower_wide_binary(op, f: Fragment, operands: Operands) -> list[str]:
         tables.append(table)
     if int(np.abs(tables[0]).max()) + int(np.abs(tables[1]).max()) > ACCUMULATOR_MAX:
         raise NotLowerable("the sum of the rescaled inputs can leave int32")
-    rescaled = [f.cast(_gather_by_value(f, t.astype(np.float64), operands.name(i)), FLOAT64) for i, t in enumerate(tables)]
-    accumulator = f.node("Sub" if op.SUBTRACT else "Add", rescaled)  # |t_lhs +- t_rhs| < 2**31: exact
-    return [tflite_requantize(f, accumulator, requantization.multiplier, requantization.shift, requantization.zero_point,
-                              False, output_dtype)]
+
+    def add(names: list[str], shape) -> str:
+        rescaled = [f.cast(_gather_by_value(f, t.astype(np.float64), name), FLOAT64) for name, t in zip(names, tables)]
+        accumulator = f.node("Sub" if op.SUBTRACT else "Add", rescaled)  # |t_lhs +- t_rhs| < 2**31: exact
+        return tflite_requantize(f, accumulator, requantization.multiplier, requantization.shift, requantization.zero_point,
+                                 False, output_dtype)
+
+    return [_elementwise_result(op, f, operands, add, 2)]
 
 
 # ---------------------------------------------------------------------------
@@ -501,13 +512,17 @@ def lower_qglobal_avg_pool(op: q.QGlobalAvgPoolOp, f: Fragment, operands: Operan
     raw_magnitude = 1 << (element.bits - 1)
     # the sum of the raw integers: float32 where it stays below 2**24, else float64 (< 2**53: int32 is checked above)
     sum_type = FLOAT32 if count * raw_magnitude < FLOAT32_EXACT else FLOAT64
-    sums = f.node("ReduceSum", [f.cast(operands.name(0), sum_type), f.constant([1, 2], np.int64)], keepdims=1)
+    # over H, W of the NCHW alias (contiguous axes) if the session has one, else of the NHWC value
+    nchw = operands.has_nchw(0)
+    x, axes = (operands.nchw(0), [2, 3]) if nchw else (operands.name(0), [1, 2])
+    sums = f.node("ReduceSum", [f.cast(x, sum_type), f.constant(axes, np.int64)], keepdims=1)
     accumulator = sums if sum_type == FLOAT64 else f.cast(sums, FLOAT64)
     if element.zero_point_value:
         accumulator = f.node("Sub", [accumulator, f.constant(float(count * element.zero_point_value), np.float64)])
     out = quantized_element(op.output)
-    return [tflite_requantize(f, accumulator, op.multiplier.value.data, op.shift.value.data, out.zero_point_value,
-                              False, storage_dtype(op.output))]
+    result = tflite_requantize(f, accumulator, op.multiplier.value.data, op.shift.value.data, out.zero_point_value,
+                               False, storage_dtype(op.output))
+    return [nhwc_result(f, result) if nchw else result]
 
 
 def lower_max_pool(op: ops.MaxPoolOp, f: Fragment, operands: Operands) -> list[str]:

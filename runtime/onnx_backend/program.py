@@ -37,6 +37,7 @@ from runtime.errors import InterpreterError, KernelError
 from runtime.interpreter import Interpreter, describe, live_ops, returned_values
 from runtime.onnx_backend.graph import IR_VERSION, OPSET, Fragment, NameSource, onnx_type
 from runtime.integer_kernels.chains import elementwise_chains, table_kernel, varying_operand
+from runtime.onnx_backend.blocked_layout import blocked_session
 from runtime.onnx_backend.lower import INT16_LOWERINGS, LOWERINGS, TABLE_LOWERINGS, NotLowerable, Operands, lower_chain, lower_int8_pair
 from sima_dialect import quantized_ops as q
 from sima_dialect.element_types import element_type_to_numpy
@@ -68,6 +69,7 @@ class _Segment:
     input_names: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)
     output_specs: list[tuple[tuple[int, ...], np.dtype]] = field(default_factory=list)  # the IR's result types
+    nan_checked: list[int] = field(default_factory=list)  # float inputs a lowered quantize may read (NaN: NumPy decides)
     session: Any = None
 
     def describe(self) -> str:
@@ -107,7 +109,9 @@ class OnnxProgram:
     `emulation` (fast mode, `runtime.onnx_backend.emulate.FLOAT_EMULATION`)
     replaces the exact lowerings by its own, whose values inside a segment
     have their own form (centred integers in float32); it converts them from
-    and to the IR's types at each segment's inputs and outputs.
+    and to the IR's types at each segment's inputs and outputs. An emulation
+    with `exact = True` (`exact_float_form.EXACT_FLOAT_FORM`, the bit-exact
+    default of `executor_for`) is bit-exact: its chains are fused as here.
     """
 
     def __init__(
@@ -132,10 +136,12 @@ class OnnxProgram:
             }
             if tables_in_onnx:  # qmul: int8 pairs as a table, an int16 operand in float64 (so it does not cut the session)
                 self.lowerings[q.QMulOp] = lower_int8_pair
+        # exact: the IR's types (lower.py) or a form of its own (`exact_float_form.EXACT_FLOAT_FORM`)
+        self.exact = emulation is None or getattr(emulation, "exact", False)
         # chains of elementwise ops read as one table, as the interpreter runs them (exact ONNX only)
-        self._fuse_chains = emulation is None and tables_in_onnx
+        self._fuse_chains = self.exact and tables_in_onnx
         # fast mode runs everything on onnxruntime by design: ops left to NumPy are worth an info line
-        self._fallback_level = logging.INFO if emulation is not None else logging.DEBUG
+        self._fallback_level = logging.DEBUG if self.exact else logging.INFO
         self.fallbacks: list[str] = []  # "<op>: <why it runs in NumPy>", in program order
         self.interpreter = interpreter
         self.threads = session_threads(threads)
@@ -174,23 +180,27 @@ class OnnxProgram:
         self._output_slots = [slots[v] for v in returned]
         plan: list[_NumpyStep | tuple[_NumpyStep, Fragment]] = []
         self._nchw_aliases: dict[int, str] = {}  # slot -> its NCHW alias in the session being built
-        for step, lowering in self._fused(steps, constants):
+        self._index_aliases: dict[int, str] = {}  # slot -> its table index (exact_float_form) in that session
+        value_of = {slot: value for value, slot in slots.items()}
+        for step, lowering in self._fused(steps, constants, value_of):
             fragment = self._lowered(step, constants, names, lowering)
             plan.append(step if fragment is None else (step, fragment))
             if fragment is None:  # the session ends here: its aliases are not visible after it
-                self._nchw_aliases = {}
+                self._nchw_aliases, self._index_aliases = {}, {}
             else:
                 for slot, name in zip(step.results, fragment.results):
                     if name in fragment.nchw_aliases:
                         self._nchw_aliases[slot] = fragment.nchw_aliases[name]
+                    if name in fragment.index_aliases:
+                        self._index_aliases[slot] = fragment.index_aliases[name]
         self._slots = slots
         self._program = self._segments(plan, slots)
         if self.fallbacks:
-            what = "fast mode" if self.emulation is not None else "the onnxruntime backend"
+            what = "the onnxruntime backend" if self.exact else "fast mode"
             shown = "; ".join(self.fallbacks[:10]) + (f"; and {len(self.fallbacks) - 10} more" if len(self.fallbacks) > 10 else "")
             logger.log(self._fallback_level, "%s: %d op(s) run in NumPy: %s", what, len(self.fallbacks), shown)
 
-    def _fused(self, steps: list[_NumpyStep], constants: dict[int, np.ndarray]):
+    def _fused(self, steps: list[_NumpyStep], constants: dict[int, np.ndarray], value_of: dict[int, SSAValue]):
         """(step, its lowering or None for the registry's): `steps` with each chain of
         elementwise ops (`integer_kernels.chains`) replaced by one step reading its table."""
         if not self._fuse_chains:
@@ -213,7 +223,12 @@ class OnnxProgram:
             last = steps[chain.positions[-1]]
             fused = _NumpyStep(last.op, chain.where, (chain.source,), last.results, table_kernel(chain.table, chain.dtype))
             shape, _ = _value_spec(last.op.results[0])
-            replaced[chain.positions[-1]] = (fused, lower_chain(chain.table, shape if all(d >= 0 for d in shape) else None))
+            static = shape if all(d >= 0 for d in shape) else None
+            if self.emulation is not None:  # the exact form's own reading of the table
+                lowering = self.emulation.chain_lowering(chain.table, static, value_of[chain.source], last.op.results[0])
+            else:
+                lowering = lower_chain(chain.table, static)
+            replaced[chain.positions[-1]] = (fused, lowering)
         fused_steps = []
         for position, step in enumerate(steps):
             entry = replaced.get(position, (step, None))
@@ -235,7 +250,8 @@ class OnnxProgram:
         if self.emulation is not None:
             constant_form = lambda index, array: self.emulation.constant(op.operands[index], array)  # noqa: E731
         aliases = [self._nchw_aliases.get(s) for s in operand_slots]
-        operands = Operands(fragment, operand_names, [constants.get(s) for s in operand_slots], constant_form, aliases)
+        operands = Operands(fragment, operand_names, [constants.get(s) for s in operand_slots], constant_form, aliases,
+                            [self._index_aliases.get(s) for s in operand_slots])
         try:
             results = lowering(op, fragment, operands)
         except NotLowerable as reason:
@@ -299,6 +315,10 @@ class OnnxProgram:
         segment.output_names = [result_names[slot] for slot in segment.outputs]
         value_of = {slot: value for value, slot in slots.items()}
         segment.output_specs = [_value_spec(value_of[slot]) for slot in segment.outputs]
+        if any(isinstance(step.op, q.QuantizeOp) for step in segment.steps):
+            # the kernel refuses NaN, the session would not: such inputs run the NumPy steps (only
+            # float inputs can carry NaN: the exact sessions compute no float arithmetic of their own)
+            segment.nan_checked = [slot for slot in segment.inputs if _value_spec(value_of[slot])[1].kind == "f"]
         # the emulation's conversions from the IR's types (first) and to them (last)
         entry, leaving = Fragment(self._names, "segment inputs"), Fragment(self._names, "segment outputs")
         if self.emulation is not None:
@@ -335,13 +355,25 @@ class OnnxProgram:
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sima-runtime")
         model.ir_version = IR_VERSION
+        if self.exact and self.emulation is not None and self._tiny(segment, value_of):  # (the exact float form)
+            logger.debug("%s: a few values only, faster in NumPy than through a session", segment.describe())
+            return
         try:
             segment.session = self._session(model)
         except Exception as error:
             logger.log(self._fallback_level, "onnxruntime cannot run %s; they run in NumPy: %s", segment.describe(), error)
             segment.session = None
 
-    def _session(self, model: onnx.ModelProto):
+    TINY_SEGMENT = 64
+    """Exact segments of only dequantize ops on at most this many values run their NumPy steps:
+    a session's run costs ~0.1 ms, the kernels' table reads microseconds (the float outputs of
+    the classifiers after their qsoftmax, measured on cls: 0.15 ms of 2.5)."""
+
+    def _tiny(self, segment: _Segment, value_of: dict[int, SSAValue]) -> bool:
+        sizes = [int(np.prod(_value_spec(value_of[slot])[0])) for slot in (*segment.inputs, *segment.outputs)]
+        return all(isinstance(step.op, q.DequantizeOp) for step in segment.steps) and all(0 <= n <= self.TINY_SEGMENT for n in sizes)
+
+    def _options(self):
         options = self._ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -351,9 +383,14 @@ class OnnxProgram:
         # (except for an emulation written for those kernels: integer_emulation.py)
         if not getattr(self.emulation, "fuses_quantized_kernels", False):
             options.add_session_config_entry("session.disable_quant_qdq", "1")
-        if self.emulation is None:  # many short sessions, NumPy in between: idle pool threads wait instead of spinning
+        if self.exact:  # many short sessions, NumPy in between: idle pool threads wait instead of spinning
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return self._ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return options
+
+    def _session(self, model: onnx.ModelProto):
+        if getattr(self.emulation, "joins_nchwc", False):  # table reads in the convolutions' layout (blocked_layout.py)
+            return blocked_session(self._ort, model, self._options)[0]
+        return self._ort.InferenceSession(model.SerializeToString(), self._options(), providers=["CPUExecutionProvider"])
 
     # ------------------------------------------------------------------ run
 
@@ -374,7 +411,7 @@ class OnnxProgram:
         return self.run(inputs)
 
     def _run_segment(self, segment: _Segment, env: dict[int, np.ndarray]) -> None:
-        if segment.session is not None:
+        if segment.session is not None and not any(np.isnan(env[slot]).any() for slot in segment.nan_checked):
             try:
                 produced = segment.session.run(segment.output_names, {n: env[s] for n, s in zip(segment.input_names, segment.inputs)})
             except Exception as error:
