@@ -14,6 +14,7 @@ Each option mirrors one `QuantizationParams` builder, starting from
     --smooth-quant                                     with_smooth_quant()
     --weight-rounding nearest|gptq|compensated         with_weight_rounding(...) / with_activation_compensation()
     --range-refinement                                 with_range_refinement()
+    --channel-groups                                   with_channel_groups()
 
 Node names are those `afe inspect MODEL.onnx` lists.
 """
@@ -105,6 +106,12 @@ def add_config_options(parser: argparse.ArgumentParser, *, default_method: str =
         help="refine each int8 activation range the calibration chose to the one of least error at the next "
         "conv / dense (slower quantize)",
     )
+    group.add_argument(
+        "--channel-groups",
+        action="store_true",
+        help="split conv -> activation -> depthwise blocks whose channels span very different ranges into two "
+        "channel groups with their own int8 tensors (same float function, a few more ops)",
+    )
 
 
 def calibration_method(name: str, num_bins: int | None, percentile: float | None) -> CalibrationMethod:
@@ -150,6 +157,8 @@ def config_from_options(args: argparse.Namespace) -> QuantizationParams:
     )
     if args.range_refinement:
         config = config.with_range_refinement()
+    if args.channel_groups:
+        config = config.with_channel_groups()
     if args.weight_rounding is not None:
         config = config.with_weight_rounding(args.weight_rounding == "gptq").with_activation_compensation(
             args.weight_rounding == "compensated"
@@ -183,6 +192,8 @@ def describe_config(config: QuantizationParams) -> str:
         parts.append("weights compensating the int8 activations")
     if config.range_refinement:
         parts.append("activation ranges refined downstream")
+    if config.channel_groups:
+        parts.append("unequal channels split into groups")
     return "; ".join(parts)
 
 

@@ -29,6 +29,7 @@ _REGISTRY: dict[str, Callable[[], type[ModulePass]]] = {
     "cancel-transposes": _lazy("cancel_transposes", "CancelTransposesPass"),
     "channel-equalization": _lazy("channel_equalization", "ChannelEqualizationPass"),
     "smooth-quant": _lazy("smooth_quant", "SmoothQuantPass"),
+    "split-channel-groups": _lazy("split_channel_groups", "SplitChannelGroupsPass"),
     "fuse-activations": _lazy("fuse_activations", "FuseActivationsPass"),
     "partition": _lazy("partition", "PartitionPass"),
     "name-nodes": _lazy("name_nodes", "NameNodesPass"),

