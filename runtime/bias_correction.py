@@ -16,7 +16,11 @@ pre_quant the quantized layer's accumulator A in real units,
 in tflite mode; `passes.bias_correction.accumulator_unit`): what the layer
 computes before requantization, with the input quantized as the layer reads
 it. Adding e_c to the bias makes the two expectations equal. Requantization
-rounds to nearest, so it adds no bias of its own.
+rounds to nearest, so it adds no bias of its own. Both means are taken without
+running the layer: it is linear in its input rows, so the mean output is the
+sum of the rows over the positions (`window_sums`: one strided sum per kernel
+tap) times the weight (`mean_output`; exact in int64 for an int8 input, whose
+accumulator has no intrinsic shift; an int16 input's accumulator kernel runs).
 
 What is added. e_c is measured as a mean over a few samples (one number per
 sample: the sample's mean error of channel c), so it is noisy where the error
@@ -111,7 +115,9 @@ from runtime.error_analysis import tapped_interpreter
 from runtime.integer_arithmetic import ArithFoldedRequantization, dequantize, quantize
 from runtime.interpreter import find_function
 from runtime.kernels import KERNELS
+from runtime.kernels.windows import output_size, pad_spatial
 from runtime.layer_walk import walk_layers
+from runtime.weight_rounding import GemmInputs
 from sima_dialect import ops
 from sima_dialect.context import sima_context
 from sima_dialect.quantized_ops import QConv2DOp, QDenseOp, QuantizedGemmOp
@@ -288,6 +294,45 @@ def _channel_means(values: np.ndarray) -> np.ndarray:
     return values.reshape(-1, values.shape[-1]).mean(axis=0, dtype=np.float64)
 
 
+def window_sums(inputs: GemmInputs, x: np.ndarray, pad_value: float | int = 0) -> tuple[np.ndarray, int]:
+    """The sum, over every output position of `x` [N, H, W, C] (a dense: every row of
+    [..., K]), of the input row the weight multiplies there: [G, K] (K as the weight's
+    flattened HWI axes per group; `x` padded with `pad_value`), and the positions' count.
+    Integers are summed in int64 (exact), floats in float64. A conv / dense is linear in
+    its input rows, so its mean output is these sums times the weight over the count
+    (`mean_output`): KH*KW sums of the input instead of the whole convolution."""
+    dtype = np.int64 if np.issubdtype(x.dtype, np.integer) else np.float64
+    if inputs.kernel is None:
+        flat = x.reshape(-1, x.shape[-1])
+        return flat.sum(axis=0, dtype=dtype)[None], flat.shape[0]
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = inputs.kernel, inputs.strides[:2], inputs.dilations[:2]
+    out_h = output_size(h, kh, sh, inputs.pads[0] + inputs.pads[2], dh)
+    out_w = output_size(w, kw, sw, inputs.pads[1] + inputs.pads[3], dw)
+    padded = pad_spatial(x, inputs.pads, x.dtype.type(pad_value))
+    sums = np.empty((kh, kw, c), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            tap = padded[:, i * dh : i * dh + (out_h - 1) * sh + 1 : sh, j * dw : j * dw + (out_w - 1) * sw + 1 : sw]
+            sums[i, j] = tap.sum(axis=(0, 1, 2), dtype=dtype)
+    grouped = sums.reshape(kh, kw, inputs.groups, c // inputs.groups).transpose(2, 0, 1, 3)
+    return grouped.reshape(inputs.groups, -1), n * out_h * out_w
+
+
+def mean_output(inputs: GemmInputs, sums: np.ndarray, count: int, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """The per-channel mean of a conv / dense output [C] (float64) from `window_sums`:
+    (sums . W) / count + bias. With integer sums, weight and bias the total is summed
+    exactly in int64 before the one division, as a float64 mean of the integer outputs."""
+    integer = np.issubdtype(sums.dtype, np.integer)
+    grouped = inputs.group_weight(np.asarray(weight, dtype=np.int64 if integer else np.float64))  # [G, K, C/G]
+    total = (sums[:, None, :] @ grouped).reshape(-1)
+    if bias is None:
+        return total / count
+    if integer:
+        return (total + count * np.asarray(bias, dtype=np.int64)) / count
+    return total / count + np.asarray(bias, dtype=np.float64)
+
+
 @dataclass(eq=False)
 class _Layer:
     """One quantized conv / dense and what measuring its error needs."""
@@ -305,14 +350,29 @@ class _Layer:
     def name(self) -> str:
         return self.op.node_name
 
+    @property
+    def inputs(self) -> GemmInputs:
+        return GemmInputs.of(self.op)
+
     def add_float(self, x: np.ndarray) -> None:
-        """Add one sample's per-channel mean float pre-activation output (from the float input `x`)."""
-        pre = self.float_kernel(x, *[a for a in self.float_operands if a is not None])
-        self.float_means.append(_channel_means(pre))
+        """Add one sample's per-channel mean float pre-activation output (from the float input `x`):
+        the layer is linear, so from its window sums (`mean_output`; float rounding aside, the
+        mean of the float kernel's output)."""
+        inputs = self.inputs
+        sums, count = window_sums(inputs, np.asarray(x, dtype=np.float32))
+        self.float_means.append(mean_output(inputs, sums, count, *self.float_operands))
 
     def quantized_mean(self, x_quantized: np.ndarray, bias: np.ndarray) -> np.ndarray:
-        """One sample's per-channel mean quantized pre-activation output (real units) for the integer input."""
+        """One sample's per-channel mean quantized pre-activation output (real units) for the integer input.
+        An int8 input's accumulator is linear in it (A = sum Qa Qw + B, padding with the input's
+        zero point): the exact mean from its window sums; an int16 input's product has an
+        intrinsic shift (a floor per position): the accumulator kernel."""
         weight = _constant(self.op.weight)
+        if x_quantized.dtype == np.int8:
+            inputs = self.inputs
+            zero_point = self.op.input.type.element_type.zero_point_value
+            sums, count = window_sums(inputs, x_quantized, zero_point)
+            return (mean_output(inputs, sums, count, weight, bias) - self.offset) * self.unit
         accumulator = self.accumulator_kernel(x_quantized, weight, bias)
         return (_channel_means(accumulator) - self.offset) * self.unit
 

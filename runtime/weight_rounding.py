@@ -51,6 +51,14 @@ dense), in real units:
   the rows). The bias change goes to the pass with the weights. This is the
   "asymmetric calibration" of GPTAQ (Li et al. 2025) with a held-out ridge.
   With x~ = x it reduces to the sequential mode's GPTQ of the float weight.
+  Cost: the three moments are one float64 Gram matrix of the rows [x, 1, x~, 1],
+  gathered over samples until a product is worth a BLAS call, columns that are
+  zero on every row (taps meeting only padding) left out; every strength of a
+  fold comes from one eigendecomposition where the channels outnumber the inputs,
+  else from one Cholesky solve each, in both cases over the inputs seen only (an
+  input never seen keeps its float weight exactly); a candidate's held-out error
+  reuses t.(FF t) and FQ^T t. These change the results by float rounding only
+  (`test/test_weight_rounding_fast_paths.py` checks them against the definitions).
 
 The quantized layer reads its float input rounded to the input's step, x + n
 with n uniform in (-step/2, step/2), so with float inputs H is that of x + n:
@@ -71,7 +79,7 @@ The float weights come from the float module the network was quantized from
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -150,7 +158,13 @@ def _prepared(scaled: np.ndarray, hessian: np.ndarray, damping: float) -> tuple[
     live_mean = diagonal[~dead].mean() if (~dead).any() else 1.0
     h[np.diag_indices_from(h)] = np.where(dead, 1.0, diagonal) + damping * live_mean
     order = np.argsort(-np.where(dead, -1.0, diagonal), kind="stable")
-    return order, scaled[order], _inverse_cholesky(h[np.ix_(order, order)])
+    live = int(np.sum(~dead))  # the first `live` in the order; H is block diagonal, so is U
+    upper = _inverse_cholesky(h[np.ix_(order[:live], order[:live])]) if live else np.zeros((0, 0))
+    if upper is not None and live < len(order):
+        block = upper
+        upper = np.diag(1.0 / np.sqrt(np.diagonal(h)[order]))
+        upper[:live, :live] = block
+    return order, scaled[order], upper
 
 
 def gptq_round(scaled: np.ndarray, hessian: np.ndarray, qmax: int = _QMAX, *, damping: float | None = None, block: int = BLOCK) -> np.ndarray:
@@ -241,6 +255,12 @@ class GemmInputs:
         """The weight's input rows for one real input `x`: [G, M, K] (K as the
         weight's flattened HWI axes, M the output positions; at most `cap` of
         them, an evenly spread fixed subset, chosen before the copy)."""
+        source = self.row_source(x, cap)
+        return np.ascontiguousarray(source).reshape(*source.shape[:2], -1)
+
+    def row_source(self, x: np.ndarray, cap: int | None = None) -> np.ndarray:
+        """`rows` before its last copy: [G, M, ...] with the K axes last, maybe a strided view
+        (`write_rows` copies it into place)."""
         x = np.asarray(x, dtype=np.float32)
         if self.kernel is None:
             flat = x.reshape(-1, x.shape[-1])
@@ -252,9 +272,17 @@ class GemmInputs:
         chosen = np.unravel_index(_spread(n * out_h * out_w, cap), (n, out_h, out_w))
         selected = windows[chosen]  # [M, KH, KW, C], a copy of the chosen windows only
         if self.groups == 1:
-            return selected.reshape(1, selected.shape[0], -1)
-        grouped = selected.reshape(selected.shape[0], *self.kernel, self.groups, c // self.groups)
-        return np.ascontiguousarray(np.moveaxis(grouped, 3, 0)).reshape(self.groups, selected.shape[0], -1)
+            return selected[None]
+        return np.moveaxis(selected.reshape(selected.shape[0], *self.kernel, self.groups, c // self.groups), 3, 0)
+
+    @staticmethod
+    def write_rows(source: np.ndarray, out: np.ndarray) -> None:
+        """Copy a `row_source` into `out` [G, M, K] (e.g. a slice of a wider float64 buffer), converting once."""
+        view = out.reshape(source.shape)
+        if not np.may_share_memory(view, out):  # out's K axis is not contiguous: copy through rows' layout
+            out[...] = source.reshape(out.shape)
+            return
+        view[...] = source
 
     def group_weight(self, weight: np.ndarray) -> np.ndarray:
         """A weight (HWIO / [K, N]) as [G, K, C/G]: group g's output channels with their K inputs."""
@@ -378,6 +406,39 @@ COMPENSATION_STRENGTHS = (0.01, 0.1, 1.0, 10.0)
 held-out output error, or the float weight itself where none is lower."""
 
 
+def _row_width(source: np.ndarray) -> int:
+    """K of a `GemmInputs.row_source` [G, M, ...]."""
+    return int(np.prod(source.shape[2:]))
+
+
+_FLUSH_BYTES = 4 << 20
+"""Size of the float64 rows one Gram product of `CompensationAccumulator` reads at most (if a group's rows fit)."""
+
+
+def _moments_gram(pending: list[tuple[np.ndarray, np.ndarray]], k: int) -> np.ndarray:
+    """The Gram matrix [G, 2K+2, 2K+2] of the rows [x, 1, x~, 1] of `pending` (`GemmInputs.row_source`
+    pairs), in float64: the float-output error subtracts moments of nearly equal outputs, and
+    products of float32 values are exact in it. One product holds all three moments."""
+    groups, count = pending[0][0].shape[0], sum(x.shape[1] for x, _ in pending)
+    width = 2 * (k + 1)
+    stacked = np.empty((groups, count, width))
+    stacked[:, :, k] = stacked[:, :, 2 * k + 1] = 1.0
+    first = 0
+    for x, q in pending:
+        last = first + x.shape[1]
+        GemmInputs.write_rows(x, stacked[:, first:last, :k])
+        GemmInputs.write_rows(q, stacked[:, first:last, k + 1 : 2 * k + 1])
+        first = last
+    # columns zero on every row (e.g. kernel taps that only meet padding) add nothing: left out of the product
+    live = np.flatnonzero(np.any(stacked != 0, axis=(0, 1))) if groups == 1 else np.arange(width)
+    if live.size == width:
+        return np.swapaxes(stacked, 1, 2) @ stacked
+    stacked = stacked[:, :, live]
+    gram = np.zeros((groups, width, width))
+    gram[:, live[:, None], live[None, :]] = np.swapaxes(stacked, 1, 2) @ stacked
+    return gram
+
+
 class CompensationAccumulator:
     """Per fold and group, the second moments of one layer's float input rows x and
     quantized input rows x~, each with a ones column appended for the bias:
@@ -386,25 +447,54 @@ class CompensationAccumulator:
 
     def __init__(self, inputs: GemmInputs, folds: int = COMPENSATION_FOLDS, cap: int = MAX_PATCHES_PER_SAMPLE):
         self.inputs, self.folds, self.cap = inputs, folds, cap
-        self.float_float: np.ndarray | None = None
-        self.float_quantized: np.ndarray | None = None
-        self.quantized_quantized: np.ndarray | None = None
-
-    def _augmented(self, x: np.ndarray) -> np.ndarray:
-        # float64 products: the float-output error subtracts moments of nearly equal outputs
-        rows = self.inputs.rows(x, self.cap).astype(np.float64)
-        return np.concatenate([rows, np.ones((*rows.shape[:2], 1))], axis=2)
+        self._moments: list[np.ndarray] | None = None  # FF, FQ, QQ
+        self._pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(folds)]  # rows not in the moments yet
 
     def add(self, fold: int, float_input: np.ndarray, quantized_input: np.ndarray) -> None:
-        """Add one sample's float input and the quantized network's input (real units) to `fold`."""
-        x, q = self._augmented(float_input), self._augmented(quantized_input)
-        if self.float_float is None:
-            shape = (self.folds, x.shape[0], x.shape[2], x.shape[2])
-            self.float_float, self.float_quantized, self.quantized_quantized = (np.zeros(shape) for _ in range(3))
-        xt, qt = np.swapaxes(x, 1, 2), np.swapaxes(q, 1, 2)
-        self.float_float[fold] += xt @ x
-        self.float_quantized[fold] += xt @ q
-        self.quantized_quantized[fold] += qt @ q
+        """Add one sample's float input and the quantized network's input (real units) to `fold`.
+        Rows are gathered until a fold has at least as many as the Gram matrix is wide (a dense
+        layer reads one row per sample), so that each product is one efficient BLAS call."""
+        x, q = self.inputs.row_source(float_input, self.cap), self.inputs.row_source(quantized_input, self.cap)
+        self._pending[fold].append((x, q))
+        if sum(rows.shape[1] for rows, _ in self._pending[fold]) >= 2 * (_row_width(x) + 1):
+            self._flush(fold)
+
+    def _flush(self, fold: int) -> None:
+        pending, self._pending[fold] = self._pending[fold], []
+        if not pending:
+            return
+        groups, k = pending[0][0].shape[0], _row_width(pending[0][0])
+        if self._moments is None:
+            self._moments = [np.zeros((self.folds, groups, k + 1, k + 1)) for _ in range(3)]
+        count = sum(x.shape[1] for x, _ in pending)
+        # a few groups at a time, so that the float64 rows stay in cache (many small groups: depthwise)
+        chunk = max(1, _FLUSH_BYTES // (count * 2 * (k + 1) * 8))
+        for first in range(0, groups, chunk):
+            part = slice(first, min(first + chunk, groups))
+            gram = _moments_gram([(x[part], q[part]) for x, q in pending], k)
+            self._moments[0][fold, part] += gram[:, : k + 1, : k + 1]
+            self._moments[1][fold, part] += gram[:, : k + 1, k + 1 :]
+            self._moments[2][fold, part] += gram[:, k + 1 :, k + 1 :]
+
+    def _moment(self, index: int) -> np.ndarray | None:
+        for fold in range(self.folds):
+            self._flush(fold)
+        return None if self._moments is None else self._moments[index]
+
+    @property
+    def float_float(self) -> np.ndarray | None:
+        """sum x x^T [F, G, K+1, K+1] (None before any sample)."""
+        return self._moment(0)
+
+    @property
+    def float_quantized(self) -> np.ndarray | None:
+        """sum x x~^T [F, G, K+1, K+1]."""
+        return self._moment(1)
+
+    @property
+    def quantized_quantized(self) -> np.ndarray | None:
+        """sum x~ x~^T [F, G, K+1, K+1]."""
+        return self._moment(2)
 
 
 def float_output_error(
@@ -420,16 +510,101 @@ def float_output_error(
     )
 
 
-def _fit(target: np.ndarray, float_quantized: np.ndarray, quantized_quantized: np.ndarray, strength: float) -> np.ndarray:
-    """argmin_V sum ([x;1] . target - [x~;1] . V)**2 + strength * sum_k D_k (V_k - target_k)**2,
-    D = diag(sum x~ x~^T) (an input never seen weighs as the mean one): [G, K+1, C]."""
+class OutputError:
+    """`float_output_error` of many candidates against one target on the same moments:
+    t.(FF t) and FQ^T t are computed once, so a candidate costs one product QQ V."""
+
+    def __init__(self, target: np.ndarray, float_float: np.ndarray, float_quantized: np.ndarray, quantized_quantized: np.ndarray):
+        self.quantized_quantized = quantized_quantized
+        self.constant = np.sum(target * (float_float @ target), axis=1)
+        self.cross = np.swapaxes(float_quantized, 1, 2) @ target  # FQ^T t [G, K+1, C]
+
+    def __call__(self, candidate: np.ndarray) -> np.ndarray:
+        return self.constant - 2 * np.sum(candidate * self.cross, axis=1) + np.sum(candidate * (self.quantized_quantized @ candidate), axis=1)
+
+
+def _pull_weights(quantized_quantized: np.ndarray) -> np.ndarray:
+    """D of the fit's pull [G, K+1]: diag(sum x~ x~^T), an input never seen weighing as the mean one."""
     diagonal = np.einsum("gkk->gk", quantized_quantized)
     mean = diagonal.mean(axis=1, keepdims=True)
     mean = np.where(mean > 0, mean, 1.0)  # no rows at all (an empty fold's complement): the fit is the target
-    pull = strength * np.where(diagonal > 0, diagonal, mean)
-    system = quantized_quantized + pull[:, :, None] * np.eye(diagonal.shape[1])
+    return np.where(diagonal > 0, diagonal, mean)
+
+
+def ridge_fit(target: np.ndarray, float_quantized: np.ndarray, quantized_quantized: np.ndarray, strength: float) -> np.ndarray:
+    """argmin_V sum ([x;1] . target - [x~;1] . V)**2 + strength * sum_k D_k (V_k - target_k)**2,
+    D = diag(sum x~ x~^T) (an input never seen weighs as the mean one): [G, K+1, C].
+    The definition, one linear solve per strength; `RidgeFits` gives the same for many strengths."""
+    pull = strength * _pull_weights(quantized_quantized)
+    system = quantized_quantized + pull[:, :, None] * np.eye(pull.shape[1])
     right = np.swapaxes(float_quantized, 1, 2) @ target + pull[:, :, None] * target
     return np.linalg.solve(system, right)
+
+
+class RidgeFits:
+    """`ridge_fit` at several strengths for one moment QQ = sum x~ x~^T, with the product
+    `cross` = FQ^T t [G, K+1, C] given (computed once for all strengths).
+
+    Where the channels are at least as many as the inputs (C >= K+1), one symmetric
+    eigendecomposition serves every strength: with R = D^1/2, QQ + lam D =
+    R (R^-1 QQ R^-1 + lam I) R and R^-1 QQ R^-1 = U diag(s) U^T, so
+    V(lam) = P (a + lam b) / (s + lam) per eigen-direction, P = R^-1 U, a = P^T FQ^T t,
+    b = U^T R t, and a strength costs one product P y (lam > 0; s >= 0 up to rounding,
+    QQ being a Gram matrix). With fewer channels a decomposition costs more than the
+    few solves: each strength is one Cholesky solve (LU where QQ + lam D is not
+    numerically positive definite)."""
+
+    def __init__(self, target: np.ndarray, cross: np.ndarray, quantized_quantized: np.ndarray):
+        self.pull = _pull_weights(quantized_quantized)
+        # an input never seen (zero row and column of QQ, and of FQ^T t) has V_k = t_k at any
+        # strength: the others are solved without it (one group; a conv on a one-row map
+        # sees two thirds of its 3x3 taps in padding)
+        self.full_target, self.live = target, None
+        if target.shape[0] == 1:
+            live = np.flatnonzero(np.diagonal(quantized_quantized[0]) > 0)
+            if live.size < target.shape[1]:
+                self.live = live
+                target, cross = target[:, live], cross[:, live]
+                quantized_quantized = quantized_quantized[:, live[:, None], live[None, :]]
+                self.pull = self.pull[:, live]
+        self.target, self.cross, self.quantized_quantized = target, cross, quantized_quantized
+        self.eigen = target.shape[2] >= target.shape[1]
+        if self.eigen:
+            root = np.sqrt(self.pull)
+            self.values, vectors = np.linalg.eigh(quantized_quantized / root[:, :, None] / root[:, None, :])
+            self.basis = vectors / root[:, :, None]
+            self.data_part = np.swapaxes(self.basis, 1, 2) @ cross
+            self.pull_part = np.swapaxes(vectors, 1, 2) @ (root[:, :, None] * target)
+
+    def fit(self, strength: float | np.ndarray) -> np.ndarray:
+        """V [G, K+1, C] for one strength, or for one per channel ([G, C])."""
+        if self.live is None:
+            return self._fit(strength)
+        fitted = self.full_target.copy()
+        fitted[:, self.live] = self._fit(strength)
+        return fitted
+
+    def _fit(self, strength: float | np.ndarray) -> np.ndarray:
+        lam = np.asarray(strength, dtype=np.float64)
+        if self.eigen:
+            lam = lam[:, None, :] if lam.ndim == 2 else lam
+            return self.basis @ ((self.data_part + lam * self.pull_part) / (self.values[:, :, None] + lam))
+        if lam.ndim == 0:
+            return self._solve(float(lam))
+        fitted = np.empty_like(self.target)
+        for value in np.unique(lam):
+            fitted = np.where((lam == value)[:, None, :], self._solve(float(value)), fitted)
+        return fitted
+
+    def _solve(self, strength: float) -> np.ndarray:
+        pull = strength * self.pull
+        system = self.quantized_quantized + pull[:, :, None] * np.eye(pull.shape[1])
+        right = self.cross + pull[:, :, None] * self.target
+        if system.shape[0] == 1:
+            _, solution, info = lapack.dposv(system[0], right[0])
+            if info == 0:
+                return solution[None]
+        return np.linalg.solve(system, right)
 
 
 @dataclass
@@ -452,33 +627,31 @@ def compensated_target(
     strengths: Sequence[float] = COMPENSATION_STRENGTHS,
 ) -> CompensatedTarget:
     """Weights and bias for the quantized inputs that reproduce the float layer's output:
-    per channel, the least-squares fit `_fit` of the float weights and bias `target`
+    per channel, the least-squares fit `ridge_fit` of the float weights and bias `target`
     [G, K+1, C] at the strength whose held-out output error (fit on all folds but one of
     the moments [F, G, K+1, K+1], measured on that one, summed) is lowest, or `target`
-    itself where no strength beats it. The chosen fit is then redone on all folds."""
+    itself where no strength beats it. The chosen fit is then redone on all folds.
+    Each fold's fits at every strength come from one `RidgeFits` (one eigendecomposition,
+    or one Cholesky solve per strength)."""
     total = [m.sum(axis=0) for m in (float_float, float_quantized, quantized_quantized)]
-    folds = float_float.shape[0]
-
-    def held_out(candidates: Callable[[int], np.ndarray]) -> np.ndarray:
-        return sum(
-            float_output_error(target, candidates(f), float_float[f], float_quantized[f], quantized_quantized[f]) for f in range(folds)
-        )
-
-    plain_error = held_out(lambda f: target)
-    errors = [plain_error]
-    for strength in strengths:
-        fits = [_fit(target, total[1] - float_quantized[f], total[2] - quantized_quantized[f], strength) for f in range(folds)]
-        errors.append(held_out(lambda f: fits[f]))
-    errors = np.stack(errors)  # [1 + S, G, C]
+    total_cross = np.swapaxes(total[1], 1, 2) @ target
+    errors = np.zeros((1 + len(strengths), *target.shape[::2]))  # [1 + S, G, C]
+    for f in range(float_float.shape[0]):
+        error_on_fold = OutputError(target, float_float[f], float_quantized[f], quantized_quantized[f])
+        # the float weight itself: sum (([x;1] - [x~;1]) . t)**2, its moments formed first
+        difference = float_float[f] - float_quantized[f] - np.swapaxes(float_quantized[f], 1, 2) + quantized_quantized[f]
+        errors[0] += np.sum(target * (difference @ target), axis=1)
+        fits = RidgeFits(target, total_cross - error_on_fold.cross, total[2] - quantized_quantized[f])
+        for index, strength in enumerate(strengths, start=1):
+            errors[index] += error_on_fold(fits.fit(strength))
     best = np.argmin(errors, axis=0)  # ties (and a first fold-less error) keep the float weight
     chosen = np.take_along_axis(errors, best[None], axis=0)[0]
     strength_of = np.array([np.inf, *strengths])[best]
     fitted = target.copy()
-    for index, strength in enumerate(strengths, start=1):
-        if np.any(best == index):
-            fit = _fit(target, total[1], total[2], strength)
-            fitted = np.where((best == index)[:, None, :], fit, fitted)
-    return CompensatedTarget(fitted, strength_of, plain_error, chosen)
+    if np.any(best > 0):
+        fit = RidgeFits(target, total_cross, total[2]).fit(np.where(best > 0, strength_of, 1.0))
+        fitted = np.where((best > 0)[:, None, :], fit, fitted)
+    return CompensatedTarget(fitted, strength_of, errors[0], chosen)
 
 
 def round_compensated_layer(
@@ -515,8 +688,9 @@ def round_compensated_layer(
     refit = fitted_target[:, rows] + np.sum((fitted_target[:, :rows] - rounded_real) * means[:, :, None], axis=1)
     rounded_bias = np.where(compensated, refit, bias)
     nearest = inputs.group_weight(reshape_weight_to_output_channels(planned).astype(np.int64))
-    nearest_error = float_output_error(target, np.concatenate([nearest * group_steps, bias[:, None, :]], axis=1), *total)
-    rounded_error = float_output_error(target, np.concatenate([rounded_real, rounded_bias[:, None, :]], axis=1), *total)
+    error_of = OutputError(target, *total)
+    nearest_error = error_of(np.concatenate([nearest * group_steps, bias[:, None, :]], axis=1))
+    rounded_error = error_of(np.concatenate([rounded_real, rounded_bias[:, None, :]], axis=1))
     better = (rounded_error < nearest_error) & by_group(active)
     chosen = np.where(better[:, None, :], rounded, nearest)
     return LayerRounding(
@@ -715,12 +889,15 @@ __all__ = [
     "HessianAccumulator",
     "LayerRounding",
     "MAX_PATCHES_PER_SAMPLE",
+    "OutputError",
+    "RidgeFits",
     "RoundingReport",
     "WEIGHT_ROUNDING_SAMPLES",
     "compensated_target",
     "float_output_error",
     "gptq_round",
     "output_error",
+    "ridge_fit",
     "round_compensated_layer",
     "round_layer",
     "weight_rounded_module",
