@@ -143,10 +143,7 @@ class FloatEmulation:
 
     @staticmethod
     def constant(value: SSAValue, array: np.ndarray) -> np.ndarray:
-        element = _quantized(value)
-        if element is None:
-            return array
-        return (np.asarray(array).astype(np.float32) - np.float32(element.zero_point_value)).astype(np.float32)
+        return centred(array, _quantized(value))
 
     @staticmethod
     def graph_input(f: Fragment, name: str, value: SSAValue) -> str:
@@ -171,6 +168,13 @@ class FloatEmulation:
             return f.node("QuantizeLinear", [name, f.constant(np.float32(1.0)), zero])
         shifted = f.node("Add", [_clip(f, name, element), f.constant(np.float32(element.zero_point_value))])
         return f.cast(shifted, onnx_type(dtype))
+
+
+def centred(array: np.ndarray, element) -> np.ndarray:
+    """`array`'s integers as float32 centred on `element`'s zero point (unchanged if None: not quantized)."""
+    if element is None:
+        return array
+    return (np.asarray(array).astype(np.float32) - np.float32(element.zero_point_value)).astype(np.float32)
 
 
 FLOAT_EMULATION = FloatEmulation()

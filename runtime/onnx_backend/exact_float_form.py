@@ -69,6 +69,7 @@ from runtime.integer_arithmetic import (
 from runtime.integer_kernels.boundary import storage_dtype
 from runtime.integer_kernels.exact_float import FLOAT32_EXACT
 from runtime.kernels.base import ints, static_shape
+from runtime.onnx_backend.emulate import centred
 from runtime.onnx_backend.exact_tables import PAIR_TABLE_SIZE, lut_table, pair_table, read_table, unary_table
 from runtime.onnx_backend.graph import FLOAT32, FLOAT64, INT32, NHWC_TO_NCHW, Fragment
 from runtime.onnx_backend.lower import (
@@ -133,10 +134,7 @@ class ExactFloatForm:
 
     @staticmethod
     def constant(value: SSAValue, array: np.ndarray) -> np.ndarray:
-        element = float_form(value)
-        if element is None:
-            return array
-        return (np.asarray(array).astype(np.float32) - np.float32(element.zero_point_value)).astype(np.float32)
+        return centred(array, float_form(value))
 
     @staticmethod
     def graph_input(f: Fragment, name: str, value: SSAValue) -> str:
