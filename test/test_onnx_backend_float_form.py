@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,7 +37,6 @@ from sima_dialect import ops
 from sima_dialect.ops import ConstantOp
 from sima_dialect.quantized_ops import LutOp, QAddOp, QConv2DOp, QGlobalAvgPoolOp, QMulOp
 
-onnxruntime = pytest.importorskip("onnxruntime")
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
