@@ -171,15 +171,7 @@ class FusedProgram(OnnxProgram):
         """The segment's session, scales folded, elementwise chains kept in the blocked layout
         (`blocked_layout`; the options are `OnnxProgram._session`'s for an emulation)."""
         self.folded += fold_scales(model)
-        def options():
-            options = self._ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 4
-            options.add_session_config_entry("session.disable_quant_qdq", "1")  # roundings, not quantized tensors
-            return options
-
-        session, blocked = blocked_session(self._ort, model, options)
+        session, blocked = blocked_session(self._ort, model, self._options)
         self.blocked_segments += blocked
         return session
 

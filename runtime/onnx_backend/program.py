@@ -181,8 +181,8 @@ class OnnxProgram:
         plan: list[_NumpyStep | tuple[_NumpyStep, Fragment]] = []
         self._nchw_aliases: dict[int, str] = {}  # slot -> its NCHW alias in the session being built
         self._index_aliases: dict[int, str] = {}  # slot -> its table index (exact_float_form) in that session
-        value_of = {slot: value for value, slot in slots.items()}
-        for step, lowering in self._fused(steps, constants, value_of):
+        self._value_of = {slot: value for value, slot in slots.items()}  # slot -> the IR value it holds
+        for step, lowering in self._fused(steps, constants):
             fragment = self._lowered(step, constants, names, lowering)
             plan.append(step if fragment is None else (step, fragment))
             if fragment is None:  # the session ends here: its aliases are not visible after it
@@ -194,13 +194,13 @@ class OnnxProgram:
                     if name in fragment.index_aliases:
                         self._index_aliases[slot] = fragment.index_aliases[name]
         self._slots = slots
-        self._program = self._segments(plan, slots)
+        self._program = self._segments(plan)
         if self.fallbacks:
             what = "the onnxruntime backend" if self.exact else "fast mode"
             shown = "; ".join(self.fallbacks[:10]) + (f"; and {len(self.fallbacks) - 10} more" if len(self.fallbacks) > 10 else "")
             logger.log(self._fallback_level, "%s: %d op(s) run in NumPy: %s", what, len(self.fallbacks), shown)
 
-    def _fused(self, steps: list[_NumpyStep], constants: dict[int, np.ndarray], value_of: dict[int, SSAValue]):
+    def _fused(self, steps: list[_NumpyStep], constants: dict[int, np.ndarray]):
         """(step, its lowering or None for the registry's): `steps` with each chain of
         elementwise ops (`integer_kernels.chains`) replaced by one step reading its table."""
         if not self._fuse_chains:
@@ -225,7 +225,7 @@ class OnnxProgram:
             shape, _ = _value_spec(last.op.results[0])
             static = shape if all(d >= 0 for d in shape) else None
             if self.emulation is not None:  # the exact form's own reading of the table
-                lowering = self.emulation.chain_lowering(chain.table, static, value_of[chain.source], last.op.results[0])
+                lowering = self.emulation.chain_lowering(chain.table, static, self._value_of[chain.source], last.op.results[0])
             else:
                 lowering = lower_chain(chain.table, static)
             replaced[chain.positions[-1]] = (fused, lowering)
@@ -270,7 +270,7 @@ class OnnxProgram:
             fragment.rename(name, slot_name)
         return fragment
 
-    def _segments(self, plan, slots: dict[SSAValue, int]) -> list[_NumpyStep | _Segment]:
+    def _segments(self, plan) -> list[_NumpyStep | _Segment]:
         """Consecutive lowered ops joined into segments; each segment's session built."""
         program: list[_NumpyStep | _Segment] = []
         for entry in plan:
@@ -291,7 +291,7 @@ class OnnxProgram:
         readers_after.reverse()
         for step, needed_later in zip(program, readers_after):
             if isinstance(step, _Segment):
-                self._build_segment(step, needed_later, slots)
+                self._build_segment(step, needed_later)
         return program
 
     def _reads(self, step: _NumpyStep | _Segment) -> list[int]:
@@ -300,7 +300,7 @@ class OnnxProgram:
         produced = {slot for inner in step.steps for slot in inner.results}
         return [slot for inner in step.steps for slot in inner.operands if slot not in produced and slot not in self._constants]
 
-    def _build_segment(self, segment: _Segment, needed_later: set[int], slots: dict[SSAValue, int]) -> None:
+    def _build_segment(self, segment: _Segment, needed_later: set[int]) -> None:
         inputs: dict[int, None] = {}
         result_names: dict[int, str] = {}
         for step, fragment in zip(segment.steps, segment.fragments):
@@ -313,7 +313,7 @@ class OnnxProgram:
         segment.outputs = [slot for slot in result_names if slot in needed_later]
         segment.input_names = [f"v{slot}" for slot in segment.inputs]
         segment.output_names = [result_names[slot] for slot in segment.outputs]
-        value_of = {slot: value for value, slot in slots.items()}
+        value_of = self._value_of
         segment.output_specs = [_value_spec(value_of[slot]) for slot in segment.outputs]
         if any(isinstance(step.op, q.QuantizeOp) for step in segment.steps):
             # the kernel refuses NaN, the session would not: such inputs run the NumPy steps (only
