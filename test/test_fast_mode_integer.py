@@ -16,7 +16,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from integer_references import quant
@@ -122,6 +122,18 @@ def test_qconv2d_is_qlinearconv(case):
     assert_gemm(case, module, column_l1, "QLinearConv")
 
 
+def _sima_case(x, weight, bias, zero_point: int, shift: list[int]) -> dict:
+    """A case of the integer-kernel tests' form: sima requantization to int8 (zero point 0), no relu."""
+    return {
+        "x": x, "weight": weight, "bias": bias, "zero_point": zero_point, "input_bits": 8,
+        "requant": {"mode": "sima", "output_bits": 8, "relu": False, "shift": shift, "multiplier": None,
+                    "zero_point": 0, "intrinsic": [0] * len(shift)},
+    }
+
+
+# 128 2**24 in the bias fits int32 but the accumulator 1 + (2**31 - 1) did not: QGemm wrapped it (128 steps off)
+@example(_sima_case(np.array([[0]], np.int8), np.array([[1]], np.int8), np.array([0], np.int32), -1, [24]))
+@example(_sima_case(np.array([[127, -128]], np.int8), np.array([[127], [-128]], np.int8), np.array([-5], np.int32), -128, [23]))
 @SETTINGS
 @given(dense_cases().filter(_int8_gemm))
 def test_qdense_is_qgemm(case):
@@ -151,6 +163,31 @@ def test_sima_ties_round_up_as_the_model_does(shift):
     module = _sima_conv(x, np.ones((1, 1, 1, 1), np.int8), bias, shift, zero_point=3)
     expected, produced, _ = integer_emulated(module, [x], "QLinearConv")
     assert steps_apart(expected, produced) == 0
+
+
+def test_conv_accumulator_near_int32_keeps_the_byte_offset_out_of_the_bias():
+    """A total shift of 24: with 128 2**24 = 2**31 in the bias the int32 accumulator would wrap
+    (input zero point -1: bias 2**31 - 1, products up to 128); the emulation then takes 128 as
+    the zero point instead (exact here: the outputs x / 2**24 are far from ties)."""
+    x = np.array([-128, -1, 0, 5, 127], np.int8).reshape(1, 1, 5, 1)
+    module = _sima_conv(x, np.ones((1, 1, 1, 1), np.int8), np.zeros(1, np.int32), 24, zero_point=-1)
+    expected, produced, _ = integer_emulated(module, [x], "QLinearConv")
+    assert steps_apart(expected, produced) == 0
+
+
+def test_accumulator_that_can_leave_int32_runs_the_numpy_kernel():
+    """A bias near 2**31 plus full-range products could wrap onnxruntime's int32 accumulator:
+    the qdense is refused (its NumPy fast kernel runs), and the outputs are the kernel's."""
+    x = np.array([[1, 1], [0, -1], [3, 0]], np.int8)  # these inputs stay in int32; full-range ones would not
+    module = one_op(
+        lambda v, w, b: QDenseOp(v, w, b, ArithFoldedRequantization(np.array([30])), [0], quant(8, 1.0, 0), relu=False),
+        [(x, quant(8, 0.5, 0))], [np.array([[127], [-127]], np.int8), np.array([2**31 - 1000], np.int32)],
+    )
+    interpreter = Interpreter(module, kernels=FAST_KERNELS)
+    program = OnnxProgram(interpreter, threads=1, emulation=INTEGER_EMULATION)
+    assert any("int32" in reason for reason in program.fallbacks), program.fallbacks
+    (expected,), (produced,) = interpreter.run([x]), program.run([x])
+    np.testing.assert_array_equal(produced, expected)
 
 
 def test_full_range_weights_do_not_saturate():
@@ -236,12 +273,12 @@ def test_hard_swish_table_is_one_hardswish(in_step, out_step, zero_point, seed):
 
 
 def test_int16_programs_run_a_float_emulation_and_int8_ones_the_int8_kernels(monkeypatch):
-    """int16: the float emulation (with folded scales, `fused_emulation`); int8: the int8 kernels."""
-    from runtime.onnx_backend.fused_emulation import FUSED_EMULATION
+    """int16: a float emulation (16-bit roundings relaxed, `relaxed_emulation`); int8: the int8 kernels."""
+    from runtime.onnx_backend.relaxed_emulation import RELAXED_EMULATION
 
     x = np.zeros((1, 2, 2, 3), np.int16)
     module = one_op(lambda v: QGlobalAvgPoolOp(v, quant(8, 0.5, -4), multiplier=3, shift=4), [(x, quant(16, 0.25, 0))])
-    assert fast_program(Interpreter(module, kernels=FAST_KERNELS), threads=1).emulation is FUSED_EMULATION
+    assert fast_program(Interpreter(module, kernels=FAST_KERNELS), threads=1).emulation is RELAXED_EMULATION
     int8 = one_op(lambda v: QGlobalAvgPoolOp(v, quant(8, 0.5, -4), multiplier=3, shift=4), [(x.astype(np.int8), quant(8, 0.25, 0))])
     monkeypatch.delenv("SIMA_FAST_FORM", raising=False)
     assert fast_program(Interpreter(int8, kernels=FAST_KERNELS), threads=1).emulation is INTEGER_EMULATION

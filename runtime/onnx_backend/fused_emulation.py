@@ -162,10 +162,10 @@ class FusedProgram(OnnxProgram):
     """fast mode's OnnxProgram on `FUSED_EMULATION`: each segment's model through `fold_scales`, its
     session through `blocked_layout.blocked_session`."""
 
-    def __init__(self, interpreter, *, threads: int | None = None):
+    def __init__(self, interpreter, *, threads: int | None = None, emulation: FusedFloatEmulation = FUSED_EMULATION):
         self.folded = 0  # Muls folded into DequantizeLinear scales, over all segments
         self.blocked_segments = 0  # segments whose elementwise chains run in the blocked layout
-        super().__init__(interpreter, threads=threads, emulation=FUSED_EMULATION)
+        super().__init__(interpreter, threads=threads, emulation=emulation)
 
     def _session(self, model: onnx.ModelProto):
         """The segment's session, scales folded, elementwise chains kept in the blocked layout

@@ -40,7 +40,8 @@ wrapped float qconv2d 2.9 dB from bit-exact on rec), so every gemm here has its
 integer form, and programs with 16-bit values are left to the float emulation.
 
 16-bit values stay centred float32 (onnxruntime has no 16-bit conv), so an int16
-model runs on the float emulation: `fast_program` picks this emulation for programs
+model runs on a float emulation (`relaxed_emulation.py`: its 16-bit requantizations
+saturate without rounding): `fast_program` picks this emulation for programs
 whose quantized values are all 8-bit (a fixed rule, so fast mode's outputs do not
 depend on the machine's load: measured with one thread, CPU time / onnxruntime fp32,
 it ran faster than the float form of `fused_emulation.py` on orientation 1.45 / 1.74,
@@ -234,11 +235,16 @@ def _gemm_requantization(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray,
     bias 2**h. sima: q = floor(A 2**-n + 1/2) (z_out folded into the bias), so the byte q + 128
     is that with 128 2**(n + h) more in the bias and zero point 0, every byte-range output then
     non-negative (`_tie_push`). tflite: q = round(A M 2**-n) + z_out: scale 2**-h M 2**-n,
-    zero point 128 + z_out, ties to even (the model: away from zero). Where 128 2**(n + h) leaves
-    int32, sima keeps 128 as the zero point and ties to even too."""
+    zero point 128 + z_out, ties to even (the model: away from zero). Where 128 2**(n + h) plus
+    the largest |sum c w| leaves int32 (shifts near 24; onnxruntime's int32 accumulator would
+    wrap), sima keeps 128 as the zero point and ties to even too; an accumulator that can leave
+    int32 even then is refused (NotLowerable: the NumPy fast kernel runs the op)."""
     c_out = w.shape[-1]
     intrinsic = np.broadcast_to(op.intrinsic_shift_values(), (c_out,)).astype(np.int64)
-    correction = quantized_element(op.input).zero_point_value * w.astype(np.int64).sum(axis=reduced_axes)
+    input_zero = quantized_element(op.input).zero_point_value
+    correction = input_zero * w.astype(np.int64).sum(axis=reduced_axes)
+    # |sum c w| per output channel: onnxruntime adds it to the int32 bias in int32, where it must not wrap
+    products = max(abs(-128 - input_zero), abs(127 - input_zero)) * np.abs(w.astype(np.int64)).sum(axis=reduced_axes)
     scaled_bias = np.ldexp(np.asarray(bias, dtype=np.float64), intrinsic)
     if not np.all(scaled_bias == np.round(scaled_bias)):
         raise NotLowerable("its bias times 2**intrinsic_shift is not an integer")
@@ -247,7 +253,7 @@ def _gemm_requantization(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray,
     if isinstance(requantization, ArithFoldedRequantization):
         shift = np.broadcast_to(requantization.shift, (c_out,)).astype(np.int64) + intrinsic
         offset = total + (np.int64(BYTE_OFFSET) << np.minimum(shift, 40))
-        if np.abs(offset).max(initial=0) < 2**31:
+        if (np.abs(offset) + products).max(initial=0) < 2**31:
             total, scale, zero = offset, np.ldexp(_tie_push(shift), -shift), 0
         else:  # 128 2**k leaves int32 (shifts near 24): ties to even, 128 as the zero point
             scale, zero = np.ldexp(1.0, -shift), BYTE_OFFSET
@@ -257,8 +263,8 @@ def _gemm_requantization(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray,
         zero = BYTE_OFFSET + requantization.zero_point
     else:
         raise NotLowerable(f"{type(requantization).__name__} has no integer form")
-    if np.abs(total).max(initial=0) >= 2**31:
-        raise NotLowerable("its bias leaves int32 on QLinearConv")
+    if (np.abs(total) + products).max(initial=0) >= 2**31:
+        raise NotLowerable("its accumulator (bias + products) can leave int32 on QLinearConv / QGemm")
     if not 0 <= zero <= 255:
         raise NotLowerable("its output zero point does not fit a byte")
     return scale.astype(np.float32), total.astype(np.int32), zero
@@ -490,13 +496,16 @@ FAST_FORMS = ("int8", "float")
 
 def fast_program(interpreter, *, threads: int | None = None):
     """fast mode's onnxruntime program: INTEGER_EMULATION for an all-int8 program, else (or if
-    onnxruntime cannot build one of its sessions) the float emulation of `fused_emulation`
-    (`FusedProgram`). $SIMA_FAST_FORM = float asks for the float emulation on any program
-    (= int8, the default, takes the int8 kernels where the program is all int8)."""
+    onnxruntime cannot build one of its sessions) a float emulation: for a program with a 16-bit
+    value `relaxed_emulation.RelaxedProgram` (its 16-bit requantizations saturate, not round),
+    for an all-int8 one `fused_emulation.FusedProgram`. $SIMA_FAST_FORM = float asks for the
+    float emulation on any program (= int8, the default, takes the int8 kernels where the
+    program is all int8)."""
     import os
 
     from runtime.onnx_backend.fused_emulation import FusedProgram
     from runtime.onnx_backend.program import OnnxProgram
+    from runtime.onnx_backend.relaxed_emulation import RelaxedProgram, has_relaxed_values
 
     form = os.environ.get(FAST_FORM_VARIABLE, "").strip().lower()
     if form and form not in FAST_FORMS:
@@ -505,6 +514,8 @@ def fast_program(interpreter, *, threads: int | None = None):
         program = OnnxProgram(interpreter, threads=threads, emulation=INTEGER_EMULATION)
         if len(program.numpy_ops()) == len(program.fallbacks):  # else a session failed: its ops run in NumPy
             return program
+    if has_relaxed_values(interpreter.function):
+        return RelaxedProgram(interpreter, threads=threads)
     return FusedProgram(interpreter, threads=threads)
 
 __all__ = ["FAST_FORMS", "FAST_FORM_VARIABLE", "INTEGER_EMULATION", "INTEGER_LOWERINGS", "IntegerEmulation", "all_quantized_are_bytes", "fast_program"]

@@ -1,0 +1,150 @@
+"""Where fast mode (`Model.execute(fast_mode=True)`) spends its time inside onnxruntime, next to fp32.
+
+For each model (and activation width): quantize on a few real samples (min / max
+calibration: latency does not depend on the ranges' method), build fast mode's
+program (`integer_emulation.fast_program`, or the float form with --form float)
+with onnxruntime's profiler on in every session, and run it and onnxruntime on
+the float model (one thread each) on the same input. Prints, per onnxruntime
+kernel (op type after its graph optimizations), the node count and its nodes' median
+times summed, for both, and the time outside kernels
+(session overhead, our NumPy steps and copies) as `(outside kernels)`.
+
+    python bench/profile_fast_mode.py [--only cls,orientation] [--bits int8] [--runs 20] [--form int8|float] [--save DIR]
+
+--save writes each session's optimized model (onnxruntime's own graph) to DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+
+def kernel_times(profile_file: str) -> dict[str, list[float]]:
+    """op type -> [node count, microseconds per run] from an onnxruntime profile: the median of each
+    node's kernel time over the runs (a shared machine preempts some runs), summed per op type."""
+    events = json.loads(Path(profile_file).read_text())
+    os.remove(profile_file)
+    durations: dict[str, list[float]] = collections.defaultdict(list)
+    kind_of: dict[str, str] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not event.get("name", "").endswith("_kernel_time"):
+            continue
+        durations[event["name"]].append(event["dur"])
+        kind_of[event["name"]] = event.get("args", {}).get("op_name", "?")
+    times: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+    for node, values in durations.items():
+        times[kind_of[node]][0] += 1
+        times[kind_of[node]][1] += statistics.median(values)
+    return dict(times)
+
+
+def cpu_median(run, count: int) -> float:
+    """The median CPU seconds of `count` calls of `run` (with one thread: its latency on an idle core)."""
+    times = []
+    for _ in range(count):
+        start = time.process_time()
+        run()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="cls,orientation", help="comma-separated model names")
+    parser.add_argument("--bits", default="int8", help="activation widths (int8, int16)")
+    parser.add_argument("--runs", type=int, default=20, help="profiled runs")
+    parser.add_argument("--form", choices=("default", "int8", "float"), default="default", help="fast mode's form ($SIMA_FAST_FORM)")
+    parser.add_argument("--save", default="", help="directory for the sessions' optimized models")
+    args = parser.parse_args()
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+    if args.form != "default":
+        os.environ["SIMA_FAST_FORM"] = args.form
+
+    import numpy as np
+    import onnxruntime
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
+    from afe.apis.defines import MinMaxMethod, default_quantization, int16_quantization
+    from afe.apis.loaded_net import load_model
+    from afe.load.importers.general_importer import onnx_source
+    from models import REAL_MODELS, real_inputs
+    from runtime.onnx_backend.integer_emulation import fast_program
+    from runtime.onnx_backend.program import OnnxProgram, _Segment
+
+    logging.getLogger().setLevel(logging.ERROR)
+    configs = {"int8": default_quantization, "int16": int16_quantization}
+    save = Path(args.save) if args.save else None
+    if save:
+        save.mkdir(parents=True, exist_ok=True)
+
+    def profiled_options(label: str):
+        build_options = OnnxProgram._options
+        count = [0]
+
+        def options(self):
+            made = build_options(self)
+            made.intra_op_num_threads = 1
+            made.enable_profiling = True
+            made.profile_file_prefix = f"/tmp/profile_fast_{os.getpid()}"
+            if save:
+                count[0] += 1
+                made.optimized_model_filepath = str(save / f"{label}_{count[0]}.onnx")
+            return made
+
+        return options
+
+    for name in [n for n in args.only.split(",") if n]:
+        spec = REAL_MODELS[name]
+        if spec.path is None:
+            print(f"{name}: {spec.package} is not installed (pip install -e '.[test]')")
+            continue
+        net = load_model(onnx_source(str(spec.path), {spec.input_name: spec.shape}))
+        images = real_inputs(name, 5, seed=7)
+        calibration = [{spec.input_name: np.ascontiguousarray(x.transpose(0, 2, 3, 1))} for x in images[:-1]]
+        x_nhwc = np.ascontiguousarray(images[-1].transpose(0, 2, 3, 1))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+        options.enable_profiling = True
+        options.profile_file_prefix = f"/tmp/profile_fp32_{os.getpid()}"
+        session = onnxruntime.InferenceSession(str(spec.path), options, providers=["CPUExecutionProvider"])
+        feeds = {spec.input_name: images[-1]}
+        session.run(None, feeds)
+        fp32_cpu = cpu_median(lambda: session.run(None, feeds), args.runs)
+        fp32 = kernel_times(session.end_profiling())
+        for bits in [b for b in args.bits.split(",") if b]:
+            model = net.quantize(calibration, configs[bits].with_calibration(MinMaxMethod()))
+            with mock.patch.object(OnnxProgram, "_options", profiled_options(f"{name}_{bits}")):
+                program = fast_program(model._interpreter(True), threads=1)
+            program.run([x_nhwc])
+            ours_cpu = cpu_median(lambda: program.run([x_nhwc]), args.runs)
+            ours: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+            sessions = [step.session for step in program._program if isinstance(step, _Segment) and step.session is not None]
+            for segment_session in sessions:
+                for kind, (count, micros) in kernel_times(segment_session.end_profiling()).items():
+                    ours[kind][0] += count
+                    ours[kind][1] += micros
+            form = type(program).__name__ + ("/int8" if getattr(program, "emulation", None).__class__.__name__ == "IntegerEmulation" else "")
+            print(f"\n{name} {bits} ({form}, {len(sessions)} session(s), {len(program.numpy_ops())} NumPy op(s)): "
+                  f"fast {1e3 * ours_cpu:.2f} ms CPU, fp32 {1e3 * fp32_cpu:.2f} ms, ratio {ours_cpu / fp32_cpu:.2f}")
+            ours["(outside kernels)"] = [0, 1e6 * ours_cpu - sum(v[1] for v in ours.values())]
+            fp32_all = dict(fp32)
+            fp32_all["(outside kernels)"] = [0, 1e6 * fp32_cpu - sum(v[1] for v in fp32.values())]
+            print(f"  {'kernel':<28} {'fast n':>6} {'fast us':>9} {'fp32 n':>6} {'fp32 us':>9}")
+            for kind in sorted(set(ours) | set(fp32_all), key=lambda k: -max(ours.get(k, [0, 0])[1], fp32_all.get(k, [0, 0])[1])):
+                o, r = ours.get(kind, [0, 0.0]), fp32_all.get(kind, [0, 0.0])
+                print(f"  {kind:<28} {o[0]:>6} {o[1]:>9.0f} {r[0]:>6} {r[1]:>9.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
