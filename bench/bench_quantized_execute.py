@@ -9,17 +9,21 @@ alternate timed runs on the same input of:
 - fp32: `LoadedNet.execute` (our float interpreter);
 - exact: `Model.execute` bit-exact with the onnxruntime backend
   (`runtime.onnx_backend`: exact ONNX segments + NumPy kernels, int8 held as centred
-  float32, `exact_float_form`; what `Model.execute` runs by default where every
-  convolution lowers);
+  float32, `exact_float_form`, int16 convolutions in 9 nodes, `exact_int16_form`; what
+  `Model.execute` runs by default where every convolution lowers);
 - exact-ir: the same exact lowerings on the IR's types (int8 tensors in the
   sessions: the default before `exact_float_form`), for comparison;
-- fast: `Model.execute(fast_mode=True)`, what it runs by default: emulated in float on
-  onnxruntime with scales folded (`runtime.onnx_backend.fused_emulation`), or, for
-  all-int8 programs where that was faster when built, on onnxruntime's int8 kernels
-  (`runtime.onnx_backend.integer_emulation`);
+- fast: `Model.execute(fast_mode=True)`, what it runs by default: for all-int8 programs
+  onnxruntime's int8 kernels (`runtime.onnx_backend.integer_emulation`), for programs with
+  16-bit values the float emulation with their roundings relaxed
+  (`runtime.onnx_backend.relaxed_emulation`), else the float emulation with scales folded
+  (`runtime.onnx_backend.fused_emulation`);
 - fast-f32: the float emulation on every program (fast mode before the int8 kernels);
 - np-exact / np-fast: the NumPy interpreter only (SIMA_RUNTIME=numpy; np-exact
   is what `Model.execute` runs by default where a convolution does not lower).
+
+With --channel-groups each width is also quantized `with_channel_groups()` (rows
+int8+g: its split blocks run merged in the bit-exact sessions, `merged_groups.py`).
 
 Prints median latencies (wall clock) and ratios to ort (lower is better; issue
 5's targets: bit-exact <= 2, fast mode <= 1.2), checks that both backends
@@ -27,13 +31,15 @@ give identical integers in bit-exact mode (`same`), and how far fast mode is
 from bit-exact on the samples (calibration ones and the timed one): output SQNR
 fast vs exact (`f-sqnr`, dB; `f32-sqnr` for fast-f32), the largest difference in steps of the output's
 quantization (`f-max`), the fast program's onnxruntime sessions and ops left to NumPy, and its form (`f-form`:
-int8 kernels for all-int8 programs, else float; `SIMA_FAST_FORM=float` forces float). With --threads 1 (the fair comparison: one
+int8 kernels for all-int8 programs, relaxed with 16-bit values, else float; `SIMA_FAST_FORM=float`
+forces a float form). With --threads 1 (the fair comparison: one
 BLAS thread, onnxruntime intra_op_num_threads=1 for the reference and for our
 segments) each engine runs on one core, so its process CPU time is its latency
 on an idle core: the "cpu" ratios use medians of `time.process_time()` and stay
 meaningful when other jobs share the machine.
 
     python bench/bench_quantized_execute.py [--runs 10] [--samples 4] [--threads 1] [--only cls,orientation] [--calibration minmax]
+        [--bits int8] [--channel-groups]
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ def main() -> int:
     parser.add_argument("--calibration", choices=("default", "minmax"), default="default",
                         help="default_quantization's calibration (the brief's setting) or min / max (faster to quantize)")
     parser.add_argument("--bits", default="int8,int16", help="activation widths to run (int8, int16)")
+    parser.add_argument("--channel-groups", action="store_true",
+                        help="also each width quantized with_channel_groups() (rows int8+g, int16+g)")
     args = parser.parse_args()
     if args.threads:
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -75,14 +83,15 @@ def main() -> int:
     from runtime.onnx_backend.emulate import FLOAT_EMULATION
     from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION
     from runtime.onnx_backend.program import OnnxProgram
+    from runtime.onnx_backend.relaxed_emulation import RELAXED_EMULATION
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's notes on nodes left in float
     configs = {"int8": default_quantization, "int16": int16_quantization}
     engines = ("fp32", "exact", "exact-ir", "fast", "fast-f32", "np-exact", "np-fast")
-    print(f"{'model':<12} {'bits':<5} {'quant s':>7} {'ort ms':>7} " + " ".join(f"{e + ' ms':>11}" for e in engines)
+    print(f"{'model':<12} {'bits':<6} {'quant s':>7} {'ort ms':>7} " + " ".join(f"{e + ' ms':>11}" for e in engines)
           + " | wall/ort: " + " ".join(f"{e:>8}" for e in engines)
           + " | cpu/ort: " + " ".join(f"{e:>8}" for e in engines) + f" {'same':>5} {'segments':>8} {'np ops':>6}"
-          + f" | {'f-sqnr':>6} {'f-max':>5} {'f-segs':>6} {'f-np':>4} {'f32-sqnr':>8} {'f-form':>6}")
+          + f" | {'f-sqnr':>6} {'f-max':>5} {'f-segs':>6} {'f-np':>4} {'f32-sqnr':>8} {'f-form':>7}")
     for name in [n for n in args.only.split(",") if n]:
         spec = REAL_MODELS[name]
         if spec.path is None:
@@ -98,8 +107,11 @@ def main() -> int:
         calibration = [{spec.input_name: np.ascontiguousarray(x.transpose(0, 2, 3, 1))} for x in images[:-1]]
         feeds_ours = {spec.input_name: np.ascontiguousarray(images[-1].transpose(0, 2, 3, 1))}
         feeds_ort = {spec.input_name: images[-1]}
-        for bits in [b for b in args.bits.split(",") if b]:
+        widths = [b for b in args.bits.split(",") if b]
+        for bits, grouped in [(b, g) for b in widths for g in ((False, True) if args.channel_groups else (False,))]:
             config = configs[bits] if args.calibration == "default" else configs[bits].with_calibration(MinMaxMethod())
+            if grouped:  # split blocks lowered merged in the bit-exact sessions (runtime/onnx_backend/merged_groups.py)
+                config = config.with_channel_groups()
             start = time.perf_counter()
             model = net.quantize(calibration, config)
             quantize_seconds = time.perf_counter() - start
@@ -115,7 +127,8 @@ def main() -> int:
             fast_program = model._executor(True)
             fast_segments = fast_program.segment_count() if isinstance(fast_program, OnnxProgram) else 0
             fast_numpy_ops = len(fast_program.numpy_ops()) if isinstance(fast_program, OnnxProgram) else -1
-            fast_form = "int8" if getattr(fast_program, "emulation", None) is INTEGER_EMULATION else "float"  # fast_program's form
+            fast_form = ("int8" if getattr(fast_program, "emulation", None) is INTEGER_EMULATION
+                         else "relaxed" if getattr(fast_program, "emulation", None) is RELAXED_EMULATION else "float")  # fast_program's form
             fast_sqnr, fast_steps = fast_mode_distance(model, [*calibration, feeds_ours])
             float_program = OnnxProgram(model._interpreter(True), threads=args.threads or None, emulation=FLOAT_EMULATION)
             ir_model = Model(model.module, name="exact-ir")  # Model.execute's own steps around the IR-typed program
@@ -148,11 +161,11 @@ def main() -> int:
                     cpu_times[key].append(time.process_time() - cpu_start)
             ms = {key: 1000 * statistics.median(values) for key, values in times.items()}
             cpu = {key: statistics.median(values) for key, values in cpu_times.items()}
-            print(f"{name:<12} {bits:<5} {quantize_seconds:>7.2f} {ms['ort']:>7.2f} " + " ".join(f"{ms[e]:>11.2f}" for e in engines)
+            print(f"{name:<12} {bits + ('+g' if grouped else ''):<6} {quantize_seconds:>7.2f} {ms['ort']:>7.2f} " + " ".join(f"{ms[e]:>11.2f}" for e in engines)
                   + " | wall/ort: " + " ".join(f"{ms[e] / ms['ort']:>8.2f}" for e in engines)
                   + " | cpu/ort: " + " ".join(f"{cpu[e] / cpu['ort']:>8.2f}" for e in engines)
                   + f" {str(same):>5} {segments:>8} {numpy_ops:>6}"
-                  + f" | {fast_sqnr:>6.1f} {fast_steps:>5.0f} {fast_segments:>6} {fast_numpy_ops:>4} {float_sqnr:>8.1f} {fast_form:>6}", flush=True)
+                  + f" | {fast_sqnr:>6.1f} {fast_steps:>5.0f} {fast_segments:>6} {fast_numpy_ops:>4} {float_sqnr:>8.1f} {fast_form:>7}", flush=True)
     return 0
 
 

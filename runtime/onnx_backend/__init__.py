@@ -14,7 +14,7 @@ NCHW inside a session. Products of int16 inputs run in float32 where their
 bounds allow (`lower._int15_float32_plan`: all but 5 of det's 90 int16
 convolutions, all of cls' and orientation's), else in float64.
 
-    executor = executor_for(interpreter)                   # bit-exact: an OnnxProgram(..., emulation=EXACT_FLOAT_FORM), or the interpreter
+    executor = executor_for(interpreter)                   # bit-exact: an OnnxProgram(..., emulation=EXACT_FORM), or the interpreter
     executor = executor_for(fast_interpreter, fast_mode=True)   # the faster of the int8-kernel and float forms
     outputs = executor.run(feeds)
 
@@ -23,7 +23,10 @@ Inside the bit-exact sessions int8 tensors are float32 centred integers
 convolutions read only by tables leave their table index, float32 -> int8 quantize
 where proven for its step), and table reads run in the convolutions' NCHWc layout
 (`blocked_layout.py`: onnxruntime's reorders around them removed); int16 tensors keep
-the IR's types.
+the IR's types, their convolutions 9 nodes with no per-channel op outside the Convs
+and a table index left for the tables and adds after them, their quantize and softmax
+in the session (`exact_int16_form.py`, whose `EXACT_FORM` is the float form with these). A block split into channel groups (`with_channel_groups()`) runs as the
+one block it was, its groups' constants side by side (`merged_groups.py`).
 
 Bit-exact execution (`Model.execute`) runs on onnxruntime by default when
 every qconv2d and qdense of the program lowers (the real models, int8 and
@@ -35,10 +38,11 @@ interpreter. SIMA_RUNTIME=numpy or =onnxruntime forces one;
 
 fast mode (`Model.execute(fast_mode=True)`) runs on onnxruntime by default, as
 one graph that emulates the program (not bit-exact; the seed's fast mode): in
-float (`emulate.py`, with scales folded into DequantizeLinear: `fused_emulation.py`),
-or, for all-int8 programs, on onnxruntime's int8 kernels (`integer_emulation.py`;
-SIMA_FAST_FORM=float asks for the float form), unless SIMA_RUNTIME=numpy asks for
-its NumPy kernels.
+float (`emulate.py`, with scales folded into DequantizeLinear: `fused_emulation.py`;
+for programs with 16-bit values, their requantizations saturating without rounding:
+`relaxed_emulation.py`), or, for all-int8 programs, on onnxruntime's int8 kernels
+(`integer_emulation.py`; SIMA_FAST_FORM=float asks for the float form), unless
+SIMA_RUNTIME=numpy asks for its NumPy kernels.
 
 Logging at DEBUG level on this package names every op that runs in NumPy and why.
 """
@@ -91,9 +95,9 @@ def executor_for(interpreter, *, backend: str | None = None, threads: int | None
         from runtime.onnx_backend.integer_emulation import fast_program
 
         return fast_program(interpreter, threads=threads)  # the faster of its int8-kernel and float forms
-    from runtime.onnx_backend.exact_float_form import EXACT_FLOAT_FORM
+    from runtime.onnx_backend.exact_int16_form import EXACT_FORM
 
-    program = OnnxProgram(interpreter, threads=threads, emulation=EXACT_FLOAT_FORM)
+    program = OnnxProgram(interpreter, threads=threads, emulation=EXACT_FORM)
     chosen = backend is not None or os.environ.get(RUNTIME_VARIABLE, "").strip() != ""
     if not chosen and not program.runs_its_products():
         logger.debug("bit-exact execution runs the NumPy interpreter: %d op(s) would cut the onnxruntime graph (%s)",

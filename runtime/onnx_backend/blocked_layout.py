@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 NCHWC_DOMAIN = "com.microsoft.nchwc"
 
-UNARY = frozenset({"Cast", "Round", "Floor", "Ceil", "Clip", "Relu", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "Abs",
+UNARY = frozenset({"Cast", "Round", "Floor", "Ceil", "Clip", "Relu", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "Abs", "Sign",
                    "Neg", "QuantizeLinear", "DequantizeLinear"})
 """Ops computing each element of their result from the same element of their first input (other inputs scalar constants)."""
 BINARY = frozenset({"Mul", "Add", "Sub"})

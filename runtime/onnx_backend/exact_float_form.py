@@ -46,8 +46,11 @@ x of zero point z is held as the float32 integer c = x - z instead (exact:
   its int8 operands converted with QuantizeLinear (scale 1, z: round(c) + z, exact)
   and its int8 results back with DequantizeLinear; int16 programs are unchanged.
 
-The sessions' table reads are then joined to onnxruntime's NCHWc layout
-(`blocked_layout.py`).
+A block split into channel groups (conv -> lut -> depthwise conv -> requantize per
+group, concat) is lowered as one producer Conv, one depthwise Conv and their table
+reads, each group's constants side by side (`merged_groups.py`, called by `program.py`
+where `merges_channel_groups`). The sessions' table reads are then joined to
+onnxruntime's NCHWc layout (`blocked_layout.py`).
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class ExactFloatForm:
 
     exact = True  # program.py: chains fused, NumPy fallbacks logged at debug level
     joins_nchwc = True  # program.py: table reads joined to the convolutions' NCHWc layout (blocked_layout.py)
+    merges_channel_groups = True  # program.py: channel-grouped blocks lowered as one (merged_groups.py)
 
     lowerings = property(lambda self: FORM_LOWERINGS)
 
@@ -342,16 +346,16 @@ def rounded_quotients(x: np.ndarray, step: float, low: float, high: float) -> np
     return np.trunc(np.clip(quotient + np.sign(quotient) * 0.5, low, high))
 
 
-def quantize_mismatches(step: float, zero_point: int, formula: Callable = rounded_quotients) -> tuple[np.ndarray, np.ndarray]:
+def quantize_mismatches(step: float, zero_point: int, formula: Callable = rounded_quotients, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """The float32 x (but NaN) where `formula` differs from sima.quantize's centred integers
-    (`integer_arithmetic.quantize` minus z), and the right integers there.
+    (`integer_arithmetic.quantize` to `bits` minus z), and the right integers there.
 
     fl(x / step) is within |q| 2**-53 of the exact quotient q and the add within as much, so the
     rounding is right unless q lies that close to a tie k + 1/2, i.e. x to (k + 1/2) step; a float32
     x next to that product is ~|q| 2**-24 away, so only the float32 values nearest to each
     (k + 1/2) step can be that close: checked here, with a few neighbours each, for every tie
     below saturation. Larger quotients (and infinities) saturate in both."""
-    low, high = integer_range(8)
+    low, high = integer_range(bits)
     ties = np.arange(low - zero_point - 2, high - zero_point + 2, dtype=np.float64) + 0.5
     nearest = (ties * step).astype(np.float32)
     candidates = [nearest]
@@ -362,7 +366,7 @@ def quantize_mismatches(step: float, zero_point: int, formula: Callable = rounde
             candidates.append(neighbour)
     x = np.unique(np.concatenate(candidates))
     x = x[np.isfinite(x)]
-    expected = quantize(x, step, zero_point, 8).astype(np.int64) - zero_point
+    expected = quantize(x, step, zero_point, bits).astype(np.int64) - zero_point
     produced = formula(x, step, float(low - zero_point), float(high - zero_point))
     wrong = produced != expected
     return x[wrong], expected[wrong]

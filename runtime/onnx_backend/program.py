@@ -110,7 +110,7 @@ class OnnxProgram:
     replaces the exact lowerings by its own, whose values inside a segment
     have their own form (centred integers in float32); it converts them from
     and to the IR's types at each segment's inputs and outputs. An emulation
-    with `exact = True` (`exact_float_form.EXACT_FLOAT_FORM`, the bit-exact
+    with `exact = True` (`exact_int16_form.EXACT_FORM`, the bit-exact
     default of `executor_for`) is bit-exact: its chains are fused as here.
     """
 
@@ -203,12 +203,16 @@ class OnnxProgram:
     def _fused(self, steps: list[_NumpyStep], constants: dict[int, np.ndarray]):
         """(step, its lowering or None for the registry's): `steps` with each chain of
         elementwise ops (`integer_kernels.chains`) replaced by one step reading its table."""
+        merged: dict[int, Any] = {}  # id(step) -> its lowering, for the merged channel-group blocks
+        if getattr(self.emulation, "merges_channel_groups", False):
+            steps, merged = self._merged_channel_groups(steps, constants)
         if not self._fuse_chains:
-            return [(step, None) for step in steps]
+            return [(step, merged.get(id(step))) for step in steps]
         registry = self.interpreter.registry
         candidates = [
             (step.op, registry[type(step.op)](step.op) if varying_operand(step.op, [s in constants for s in step.operands]) is not None
              and type(step.op) in registry else None, step.operands, step.results, step.where)
+            if id(step) not in merged else (None, None, step.operands, step.results, step.where)  # a merged block: no chain
             for step in steps
         ]
         replaced: dict[int, tuple[_NumpyStep, Any] | None] = {}
@@ -231,10 +235,27 @@ class OnnxProgram:
             replaced[chain.positions[-1]] = (fused, lowering)
         fused_steps = []
         for position, step in enumerate(steps):
-            entry = replaced.get(position, (step, None))
+            entry = replaced.get(position, (step, merged.get(id(step))))
             if entry is not None:
                 fused_steps.append(entry)
         return fused_steps
+
+    def _merged_channel_groups(self, steps: list[_NumpyStep], constants: dict[int, np.ndarray]):
+        """(steps, {id(step): lowering}): each channel-grouped block that lowers merged
+        (`merged_groups.py`) as one step at its last op's place, its fallback the block's own kernels."""
+        from runtime.onnx_backend.merged_groups import merge_channel_groups
+
+        blocks = merge_channel_groups(steps, constants, self.interpreter.registry, set(self._output_slots), self._value_of)
+        replaced: dict[int, _NumpyStep | None] = {}
+        lowerings: dict[int, Any] = {}
+        for block in blocks:
+            for position in block.positions[:-1]:
+                replaced[position] = None
+            step = _NumpyStep(block.last, block.where, (block.source,), (block.result,), block.kernel)
+            replaced[block.positions[-1]] = step
+            lowerings[id(step)] = block.lower
+        kept = [replaced.get(position, step) for position, step in enumerate(steps)]
+        return [step for step in kept if step is not None], lowerings
 
     def _lowered(self, step: _NumpyStep, constants, names: NameSource, lowering=None) -> Fragment | None:
         op, operand_slots, result_slots = step.op, step.operands, step.results

@@ -125,12 +125,18 @@ def tflite_requantize(
     left_shift: int = 0,
 ) -> str:
     """y = sat(rshift_half_away((A << L) * M, n) + z) from the exact accumulator A (float64)."""
-    info = np.iinfo(output_dtype)
-    low, high = int(info.min), int(info.max)
     multiplier = np.asarray(multiplier, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
     scale = _per_channel(np.ldexp(multiplier.astype(np.float64), left_shift - shift), channel_shape)
     v = f.node("Mul", [accumulator, f.constant(scale, np.float64)])
+    return tflite_round(f, v, zero_point, relu, output_dtype)
+
+
+def tflite_round(f: Fragment, v: str, zero_point: int, relu: bool, output_dtype: np.dtype) -> str:
+    """y = sat(trunc(v + sign(v) / 2) + z) (relu: the rounded value clamped at 0 first) from the
+    exact float64 v = (A << L) * M * 2**-n: `tflite_requantize` after its product (module docstring)."""
+    info = np.iinfo(output_dtype)
+    low, high = int(info.min), int(info.max)
     half_sign = f.node("Mul", [f.node("Sign", [v]), f.constant(0.5, np.float64)])
     w = f.node("Add", [v, half_sign])
     low_t = max(low - zero_point, 0) if relu else low - zero_point
