@@ -14,14 +14,22 @@ inputs (seed 1), then build each configuration from that calibration:
                 into two channel groups (`passes/split_channel_groups.py`, chosen by
                 `runtime/channel_groups.py` from a first calibration; --group-blocks: only
                 the first N such blocks), then calibrated again
+    +groupscal  +groups with the split threshold chosen on the calibration inputs instead of
+                MIN_GAIN: of splitting the k blocks of largest gain (k = 0, 1, ...), the k whose
+                int8 model (MSE ranges, nearest weights) has the highest logit SQNR on the
+                calibration inputs held out (2 folds: ranges calibrated on the even inputs,
+                logits measured on the odd ones, and the other way round;
+                `channel_groups.plans_chosen_by`); the scores are printed
 
 and measure, bit-exact, the output SQNR (dB) / top-1 agreement (%) with fp32 on
 --evaluation inputs (seed 2) and the top-1 on --extra-evaluation more (seed 3),
-and the seconds each configuration's own steps took (plus the calibration's,
-printed once).
+and the CPU seconds each configuration's own steps took (plus the calibration's,
+printed once; the steps a configuration shares with another, e.g. the groups'
+second calibration, count for each).
 
     python bench/bench_top1_techniques.py [--only cls,orientation] [--configs int8,+comp,+groups,+groups+comp]
         [--calibration 32] [--evaluation 100] [--extra-evaluation 300] [--logit-samples 32] [--group-blocks 0] [--group-min-gain 10]
+        [--rr-samples 16]
 """
 
 from __future__ import annotations
@@ -33,16 +41,133 @@ import time
 from pathlib import Path
 
 
+class Configurations:
+    """The quantized modules of one model's configurations (module docstring), built from one
+    calibration; steps shared between configurations (the groups' second calibration, a range
+    step) run once and their seconds count for every configuration using them."""
+
+    def __init__(self, float_module, calibration, config, *, group_blocks: int = 0, group_min_gain: float | None = None,
+                 logit_samples: int = 32, rr_samples: int | None = None):
+        from afe.core.calibration_pipeline import calibrate_module
+
+        self.float_module, self.calibration, self.config = float_module, calibration, config
+        self.group_blocks, self.group_min_gain, self.logit_samples = group_blocks, group_min_gain, logit_samples
+        self.rr_samples = rr_samples
+        start = time.process_time()
+        self.plain = calibrate_module(float_module, calibration, config, progress=False)
+        self.calibration_seconds = time.process_time() - start
+        self.grouped = None
+        self.group_note = ""
+        self.chosen_grouped = None
+        self.group_seconds = {"fixed": 0.0, "chosen": 0.0}  # CPU seconds of the groups' own steps, counted for every config using them
+        self.refined: dict[tuple[bool, ...], tuple[object, str, float]] = {}
+
+    def _grouped(self):
+        from afe.core.calibration_pipeline import calibrate_module, insert_observers_pass
+        from runtime.calibrate import calibrate
+        from runtime.channel_groups import channel_group_plans, split_module
+        from sima_dialect.context import sima_context
+
+        if self.grouped is None:
+            start = time.process_time()
+            statistics = self.float_module.clone()
+            insert_observers_pass(self.config.calibration_method).apply(sima_context(), statistics)
+            calibrate(statistics, self.calibration, progress=False, channel_statistics=True)
+            plans = channel_group_plans(statistics, *(() if self.group_min_gain is None else (self.group_min_gain,)))
+            plans = plans[: self.group_blocks] if self.group_blocks else plans
+            self.grouped = calibrate_module(split_module(self.float_module, plans), self.calibration, self.config, progress=False)
+            self.group_note = f"+groups splits {len(plans)} blocks: " + ", ".join(f"{producer} ({len(first)} apart)" for producer, first in plans)
+            self.group_seconds["fixed"] = time.process_time() - start
+        return self.grouped
+
+    def _chosen_grouped(self):
+        """+groupscal: the calibrated split module with the threshold chosen on the calibration inputs."""
+        import numpy as np
+        from bench_quantization_accuracy import logits as module_logits
+        from afe.core.calibration_pipeline import calibrate_module, insert_observers_pass
+        from passes.quantize import quantize_module
+        from runtime.calibrate import calibrate
+        from runtime.channel_groups import plans_chosen_by, ranked_plans, split_module
+        from sima_dialect.context import sima_context
+
+        if self.chosen_grouped is None:
+            start = time.process_time()
+            statistics = self.float_module.clone()
+            insert_observers_pass(self.config.calibration_method).apply(sima_context(), statistics)
+            calibrate(statistics, self.calibration, progress=False, channel_statistics=True)
+            ranked = ranked_plans(statistics)
+
+            def centred(module, samples) -> np.ndarray:
+                stacked = np.stack([l.reshape(-1) for _, l in module_logits(module, samples)])
+                return stacked - stacked.mean(axis=1, keepdims=True)
+
+            reference = centred(self.float_module, self.calibration)
+
+            halves = (list(range(0, len(self.calibration), 2)), list(range(1, len(self.calibration), 2)))
+
+            def score(plans) -> float:
+                # held out: ranges calibrated on one half of the inputs, logits measured on the other
+                # (in-sample, the score chose 8 of cls's 11 blocks and the evaluation sets lost 1.7 dB)
+                split = split_module(self.float_module, plans)
+                noise = 0.0
+                for fitted, held in (halves, halves[::-1]):
+                    calibrated = calibrate_module(split, [self.calibration[i] for i in fitted], self.config, progress=False)
+                    produced = centred(quantize_module(calibrated, self.config), [self.calibration[i] for i in held])
+                    noise += float(np.sum(np.square(produced - reference[held])))
+                return float(10 * np.log10(np.sum(np.square(reference)) / noise))
+
+            plans, scores = plans_chosen_by(ranked, score)
+            self.chosen_grouped = calibrate_module(split_module(self.float_module, plans), self.calibration, self.config, progress=False)
+            self.chosen_note = (f"+groupscal splits {len(plans)} of {len(ranked)} blocks (gains "
+                                + ", ".join(f"{gain:.1f}" for _, _, gain in ranked) + "); held-out calibration logit SQNR by blocks split: "
+                                + ", ".join(f"{score:.2f}" for score in scores))
+            self.group_seconds["chosen"] = time.process_time() - start
+        return self.chosen_grouped
+
+    def calibrated(self, label: str):
+        """The calibrated module of `label`'s range steps (groups, +rr, +logit), its note and seconds."""
+        from runtime.logit_ranges import logit_refined_module
+        from runtime.range_refinement import RANGE_REFINEMENT_SAMPLES, range_refined_module
+
+        steps = ("+groups" in label and "+groupscal" not in label, "+rr" in label, "+logit" in label, "+groupscal" in label)
+        if steps not in self.refined:
+            calibrated = self._grouped() if steps[0] else self._chosen_grouped() if steps[3] else self.plain
+            note = ""
+            start = time.process_time()  # the groups' step is counted apart (shared by the configs without +rr too)
+            if steps[1]:
+                calibrated, _ = range_refined_module(calibrated, self.calibration[: self.rr_samples or RANGE_REFINEMENT_SAMPLES])
+            if steps[2]:
+                calibrated, history = logit_refined_module(calibrated, self.calibration[: self.logit_samples])
+                note = f"  logit objective {history[0]:.4g} -> {history[-1]:.4g}"
+            self.refined[steps] = (calibrated, note, time.process_time() - start)
+        return self.refined[steps]
+
+    def quantized(self, label: str):
+        """`label`'s quantized module, its note and the seconds its own steps took."""
+        from passes.quantize import quantize_module
+        from runtime.weight_rounding import WEIGHT_ROUNDING_SAMPLES, weight_rounded_module
+
+        calibrated, note, earlier = self.calibrated(label)
+        earlier += self.group_seconds["chosen" if "+groupscal" in label else "fixed"] if "+groups" in label else 0.0
+        start = time.process_time()
+        quantized = quantize_module(calibrated, self.config)
+        if "+comp" in label:
+            quantized, _ = weight_rounded_module(quantized, calibrated, self.calibration[:WEIGHT_ROUNDING_SAMPLES], compensate=True,
+                                                 progress=False)
+        return quantized, note, earlier + time.process_time() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="cls,orientation")
-    parser.add_argument("--configs", default="int8,+comp,+groups,+groups+comp", help="comma-separated; steps combine, e.g. +groups+rr+comp")
+    parser.add_argument("--configs", default="int8,+comp,+groups,+groups+comp", help="comma-separated; steps combine, e.g. +groups+rr+comp, +groupscal+comp")
     parser.add_argument("--calibration", type=int, default=32)
     parser.add_argument("--evaluation", type=int, default=100)
     parser.add_argument("--extra-evaluation", type=int, default=300)
     parser.add_argument("--logit-samples", type=int, default=32)
     parser.add_argument("--group-blocks", type=int, default=0, help="+groups: split at most this many blocks (0: all chosen)")
     parser.add_argument("--group-min-gain", type=float, default=None, help="+groups: channel_groups.MIN_GAIN instead of its default")
+    parser.add_argument("--rr-samples", type=int, default=None, help="+rr: calibration inputs the refinement runs on (default RANGE_REFINEMENT_SAMPLES)")
     args = parser.parse_args()
 
     root = Path(__file__).resolve().parent.parent
@@ -51,18 +176,9 @@ def main() -> int:
     from bench_quantization_accuracy import sqnr_db, top1_agreement
     from afe.apis.defines import default_quantization
     from afe.apis.model import Model
-    from afe.core.calibration_pipeline import calibrate_module
     from afe.core.quantize_pipeline import partitioned_float_module
     from models import load_real_net, nhwc_samples
-    from passes.quantize import quantize_module
-    from afe.core.calibration_pipeline import insert_observers_pass
-    from runtime.calibrate import calibrate
-    from runtime.channel_groups import channel_group_plans, split_module
-    from sima_dialect.context import sima_context
     from runtime.interpreter import Interpreter
-    from runtime.logit_ranges import logit_refined_module
-    from runtime.range_refinement import RANGE_REFINEMENT_SAMPLES, range_refined_module
-    from runtime.weight_rounding import WEIGHT_ROUNDING_SAMPLES, weight_rounded_module
 
     logging.getLogger().setLevel(logging.ERROR)
     config = default_quantization
@@ -75,45 +191,17 @@ def main() -> int:
         reference = Interpreter(float_module)
         expected = [reference.run(s)[0] for s in evaluation]
         expected_extra = [reference.run(s)[0] for s in extra]
-        start = time.perf_counter()
-        plain = calibrate_module(float_module, calibration, config, progress=False)
-        calibration_seconds = time.perf_counter() - start
-        grouped = None
-        refined: dict[str, object] = {}  # the calibrated module of each range step, shared by the configs
-        print(f"\n== {name}: calibration {args.calibration} ({calibration_seconds:.1f} s), evaluation {args.evaluation}, "
-              f"+{len(extra)}; output SQNR dB / top-1 % (+{len(extra)}: top-1 %), seconds beyond calibration", flush=True)
+        configurations = Configurations(float_module, calibration, config, group_blocks=args.group_blocks,
+                                        group_min_gain=args.group_min_gain, logit_samples=args.logit_samples, rr_samples=args.rr_samples)
+        print(f"\n== {name}: calibration {args.calibration} ({configurations.calibration_seconds:.1f} s), evaluation {args.evaluation}, "
+              f"+{len(extra)}; output SQNR dB / top-1 % (+{len(extra)}: top-1 %), CPU seconds beyond calibration", flush=True)
         for label in [c for c in args.configs.split(",") if c]:
-            start = time.perf_counter()
-            if "+groups" in label:
-                if grouped is None:
-                    statistics = float_module.clone()
-                    insert_observers_pass(config.calibration_method).apply(sima_context(), statistics)
-                    calibrate(statistics, calibration, progress=False, channel_statistics=True)
-                    plans = channel_group_plans(statistics, *(() if args.group_min_gain is None else (args.group_min_gain,)))
-                    plans = plans[: args.group_blocks] if args.group_blocks else plans
-                    grouped = calibrate_module(split_module(float_module, plans), calibration, config, progress=False)
-                    print(f"  +groups splits {len(plans)} blocks: "
-                          + ", ".join(f"{producer} ({len(first)} apart)" for producer, first in plans), flush=True)
-                calibrated = grouped
-            else:
-                calibrated = plain
-            note = ""
-            steps = ("+groups" in label, "+rr" in label, "+logit" in label)
-            if steps in refined:
-                calibrated, note, earlier = refined[steps]
-                start -= earlier  # the shared step's time counts for every config using it
-            else:
-                if "+rr" in label:
-                    calibrated, _ = range_refined_module(calibrated, calibration[:RANGE_REFINEMENT_SAMPLES])
-                if "+logit" in label:
-                    calibrated, history = logit_refined_module(calibrated, calibration[: args.logit_samples])
-                    note = f"  logit objective {history[0]:.4g} -> {history[-1]:.4g}"
-                refined[steps] = (calibrated, note, time.perf_counter() - start)
-            quantized = quantize_module(calibrated, config)
-            if "+comp" in label:
-                quantized, _ = weight_rounded_module(quantized, calibrated, calibration[:WEIGHT_ROUNDING_SAMPLES], compensate=True,
-                                                     progress=False)
-            seconds = time.perf_counter() - start
+            had_groups = configurations.grouped is not None, configurations.chosen_grouped is not None
+            quantized, note, seconds = configurations.quantized(label)
+            if configurations.grouped is not None and not had_groups[0]:
+                print(f"  {configurations.group_note}", flush=True)
+            if configurations.chosen_grouped is not None and not had_groups[1]:
+                print(f"  {configurations.chosen_note}", flush=True)
             model = Model(quantized, name=name, float_reference=float_module, config=config)
             outputs = [model.execute(s)[0] for s in evaluation]
             outputs_extra = [model.execute(s)[0] for s in extra]

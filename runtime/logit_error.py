@@ -27,6 +27,13 @@ kept, so a run that changes tensors only from some point on recomputes only the
 ops after that point (`logits(..., base=...)`): a sweep over the tensors in
 order costs about half a run per tensor.
 
+Prefix cuts of an integer model (`integer_values`, `prefix_logits`): every node up to a
+cut takes the quantized function's value (bit-exact, dequantized), everything after it is
+computed in float from them; the rise of the logit noise from one cut to the next is what
+that node adds as a float suffix sees it. Unlike rounding parts of the float network this
+also attributes a network whose weights were fitted to its int8 activations
+(compensation), `bench/bench_top1_prefix.py`.
+
 The logits: the operand of the function's last softmax, centred (their mean over
 the classes subtracted: the softmax cannot tell a shift, so its error is no
 error), or the function's first result if it has no softmax.
@@ -47,6 +54,7 @@ from runtime.kernels import KERNELS
 from runtime.range_refinement import _is_rounded
 from sima_dialect import ops
 from sima_dialect.calibration_ops import ObserveOp
+from sima_dialect.quantized_ops import QuantizeOp
 from sima_dialect.types import QuantizedType
 
 
@@ -146,12 +154,18 @@ class RoundedRun:
         return {1: self._rounded_weights[op.node_name]}
 
     def _run(self, choices: Mapping[str, QuantizedType], weights: frozenset[str], start: int,
-             base: dict[SSAValue, np.ndarray] | None) -> dict[SSAValue, np.ndarray]:
+             base: dict[SSAValue, np.ndarray] | None, stop: int | None = None,
+             replaced: Mapping[SSAValue, np.ndarray] | None = None) -> dict[SSAValue, np.ndarray]:
         values = dict(self.inputs) if base is None else dict(base)
         with np.errstate(all="ignore"):
             if start == 0:
                 values.update(self.inputs)
-            for op in self.body[start:]:
+                if replaced:
+                    values.update({a: replaced[a] for a in self.inputs if a in replaced})
+            for index, op in enumerate(self.body[start:], start):
+                if replaced and index <= stop and op.results and all(r in replaced for r in op.results):
+                    values.update({r: replaced[r] for r in op.results})
+                    continue
                 if isinstance(op, ObserveOp):
                     key = op.key.data
                     if key in choices and choices[key] is not None:
@@ -191,6 +205,45 @@ class RoundedRun:
             self.last = values
         logits = values[self.logit_value].reshape(self.count, -1).astype(np.float64)
         return logits - logits.mean(axis=-1, keepdims=True) if self.centred else logits
+
+
+    def prefix_logits(self, replaced: Mapping[SSAValue, np.ndarray], cuts: Sequence[int]) -> list[np.ndarray]:
+        """For each position of `cuts` (increasing indices into `body`), the logits when every
+        value of `replaced` made at or before that position takes its replacement (another
+        function's values, e.g. the integer model's, dequantized) and the rest is computed in
+        float from them: the error the ops up to the cut leave at the logits."""
+        if any(later <= earlier for earlier, later in zip(cuts, cuts[1:])):
+            raise LogitErrorError("prefix cuts must increase")
+        results, base, start = [], None, 0
+        for cut in cuts:
+            # the values before the previous cut are those of the previous run: start after it
+            values = self._run({}, frozenset(), start, base, cut, replaced)
+            logits = values[self.logit_value].reshape(self.count, -1).astype(np.float64)
+            results.append(logits - logits.mean(axis=-1, keepdims=True) if self.centred else logits)
+            base, start = values, cut + 1
+        return results
+
+
+def integer_values(quantized: ModuleOp, run: RoundedRun, samples: Sequence[Mapping[str, Any]]) -> dict[SSAValue, np.ndarray]:
+    """The values of the quantized function (bit-exact, dequantized) over `samples`, stacked
+    on the batch axis, keyed by the values of `run`'s function they stand for (node
+    outputs of the same node name, `error_analysis.match_nodes`; the function inputs)."""
+    from runtime.error_analysis import _dequantized, comparable, match_nodes, tapped_interpreter
+
+    matches = [m for m in match_nodes(find_function(quantized), run.function) if comparable(m)]
+    taps = [(q, f) for m in matches for q, f in zip(m.outputs, m.reference.results)]
+    interpreter, offset = tapped_interpreter(quantized, [q for q, _ in taps])
+    produced = [interpreter.run(sample) for sample in samples]
+    values = {f: np.concatenate([np.asarray(_dequantized(p[offset + i], q), dtype=np.float32) for p in produced])
+              for i, (q, f) in enumerate(taps)}
+    # the model inputs: what the quantized function reads (its boundary quantize, if any)
+    quantized_function = find_function(quantized)
+    for argument, float_argument in zip(quantized_function.args, run.function.args):
+        readers = [use.operation for use in argument.uses if isinstance(use.operation, QuantizeOp)]
+        if len(readers) == 1 and len(list(argument.uses)) == 1:
+            element = readers[0].output.type.element_type
+            values[float_argument] = rounded(run.inputs[float_argument], element)
+    return values
 
 
 def logit_sqnr_db(reference: np.ndarray, approximation: np.ndarray) -> float:
@@ -277,4 +330,4 @@ def tensor_groups(run: RoundedRun) -> dict[str, str]:
     return groups
 
 
-__all__ = ["GROUPS", "LogitErrorError", "RoundedRun", "flips", "logit_sqnr_db", "rounded_weight", "tensor_groups"]
+__all__ = ["GROUPS", "LogitErrorError", "RoundedRun", "flips", "integer_values", "logit_sqnr_db", "rounded_weight", "tensor_groups"]

@@ -11,7 +11,11 @@ block and a depthwise conv:
 - the parts of the network are found by structure (stem, SE squeeze / gate /
   multiply, depthwise input, head, input);
 - logit-refined ranges: the objective never ends above the MSE ranges', only
-  the observes' quantizations change, deterministic.
+  the observes' quantizations change, deterministic;
+- prefix cuts of the integer model (`integer_values`, `RoundedRun.prefix_logits`): with
+  every node cut the logits are the quantized model's (bit-exact, dequantized, centred);
+  with nothing replaced they are the float ones; the cuts computed one after another
+  equal each cut computed alone (hypothesis over the cuts); cuts must increase.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from afe.apis.defines import default_quantization
 from afe.core.calibration_pipeline import calibrate_module
 from afe.core.quantize_pipeline import partitioned_float_module
 from afe.apis.loaded_net import load_model
+from passes.quantize import quantize_module
 from afe.ir.tensor_type import ScalarType
 from afe.load.importers.general_importer import onnx_source
 from onnx_builders import FLOAT, const, model, tensor
 from passes.select_scales import quantized_type_from_range
 from runtime.interpreter import Interpreter, find_function
-from runtime.logit_error import LogitErrorError, RoundedRun, rounded, rounded_weight, tensor_groups
+from runtime.logit_error import LogitErrorError, RoundedRun, integer_values, rounded, rounded_weight, tensor_groups
 from runtime.logit_ranges import logit_refined_module
 from runtime.range_refinement import candidate, fake_quantize
 from sima_dialect import ops
@@ -205,3 +210,45 @@ def test_logit_refined_ranges_never_raise_the_objective_and_change_only_observes
     assert float(np.sum((run.logits(run.mse_choices(), keep=False) - reference) ** 2)) == pytest.approx(history[-1], rel=1e-9)
     # the module still runs
     Interpreter(refined).run(data[0])
+
+
+@pytest.fixture(scope="module")
+def cut(calibrated, run):
+    """The integer values of the quantized model over run's samples, and the positions of run's ops they replace."""
+    replaced = integer_values(quantize_module(calibrated, default_quantization), run, samples(5, seed=2))
+    cuts = [i for i, op in enumerate(run.body) if op.results and all(r in replaced for r in op.results)]
+    return replaced, cuts
+
+
+def test_every_node_cut_gives_the_integer_models_logits(calibrated, run, cut):
+    from runtime.error_analysis import tapped_interpreter
+
+    replaced, cuts = cut
+    assert len(cuts) >= 8  # conv, hard_swish, pool, SE convs, gate, mul, depthwise, pool, dense
+    quantized = quantize_module(calibrated, default_quantization)
+    softmax = next(op for op in find_function(quantized).walk() if op.name == "sima.qsoftmax")
+    interpreter, offset = tapped_interpreter(quantized, [softmax.operands[0]])
+    element = softmax.operands[0].type.element_type
+    integer = np.concatenate([(interpreter.run(s)[offset].astype(np.float64) - element.zero_point_value) * element.scale_value
+                              for s in samples(5, seed=2)])
+    last = run.prefix_logits(replaced, cuts)[-1]
+    np.testing.assert_allclose(last, integer - integer.mean(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
+    float_logits = run.logits({}, keep=False)
+    assert np.sum((last - float_logits) ** 2) > 0
+    np.testing.assert_array_equal(run.prefix_logits({}, cuts)[-1], float_logits)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.data())
+def test_cuts_in_one_pass_equal_each_cut_alone(run, cut, data):
+    replaced, cuts = cut
+    chosen = sorted(data.draw(st.lists(st.sampled_from(cuts), min_size=1, max_size=5, unique=True), label="cuts"))
+    together = run.prefix_logits(replaced, chosen)
+    for position, logits in zip(chosen, together):
+        np.testing.assert_array_equal(logits, run.prefix_logits(replaced, [position])[0])
+
+
+def test_cuts_must_increase(run, cut):
+    replaced, cuts = cut
+    with pytest.raises(LogitErrorError, match="prefix cuts must increase"):
+        run.prefix_logits(replaced, [cuts[1], cuts[0]])
