@@ -22,11 +22,11 @@ import glob
 import json
 import logging
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
 
 
 def kernel_times(files: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -73,15 +73,6 @@ def main() -> int:
     configs = {"int8": default_quantization, "int16": int16_quantization}
     form = EXACT_FORM if args.form == "exact" else EXACT_FLOAT_FORM
 
-    def cpu_median(run) -> float:
-        run()
-        times = []
-        for _ in range(args.runs):
-            start = time.process_time()
-            run()
-            times.append(time.process_time() - start)
-        return statistics.median(times)
-
     def print_table(title: str, table: dict[str, list[float]]) -> None:
         print(f"  {title}")
         for key, (microseconds, count) in sorted(table.items(), key=lambda item: -item[1][0])[: args.top]:
@@ -104,7 +95,8 @@ def main() -> int:
                 session = onnxruntime.InferenceSession(str(spec.path), options, providers=["CPUExecutionProvider"])
                 program = OnnxProgram(interpreter, threads=1, emulation=form)
                 same = all(np.array_equal(a, b) for a, b in zip(program.run(feeds_ours), interpreter.run(feeds_ours), strict=True))
-                ort, ours = cpu_median(lambda: session.run(None, feeds_ort)), cpu_median(lambda: program.run(feeds_ours))
+                ort = cpu_median(lambda: session.run(None, feeds_ort), args.runs, warmup=1)
+                ours = cpu_median(lambda: program.run(feeds_ours), args.runs, warmup=1)
                 print(f"{name} {bits} ({args.form}): onnxruntime fp32 {1e3 * ort:.2f} ms, exact {1e3 * ours:.2f} ms, "
                       f"cpu/ort {ours / ort:.2f}, same as NumPy: {same}, {program.segment_count()} session(s), "
                       f"{len(program.numpy_ops())} op(s) in NumPy")

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,13 +51,6 @@ def main() -> int:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
 
-    def cpu_median(run, count: int) -> float:
-        times = []
-        for _ in range(count):
-            start = time.process_time()
-            run()
-            times.append(time.process_time() - start)
-        return statistics.median(times)
 
     for name in [n for n in args.only.split(",") if n]:
         spec = REAL_MODELS[name]

@@ -23,9 +23,10 @@ import logging
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from unittest import mock
+
+from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
 
 
 def kernel_times(profile_file: str) -> dict[str, list[float]]:
@@ -45,16 +46,6 @@ def kernel_times(profile_file: str) -> dict[str, list[float]]:
         times[kind_of[node]][0] += 1
         times[kind_of[node]][1] += statistics.median(values)
     return dict(times)
-
-
-def cpu_median(run, count: int) -> float:
-    """The median CPU seconds of `count` calls of `run` (with one thread: its latency on an idle core)."""
-    times = []
-    for _ in range(count):
-        start = time.process_time()
-        run()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
 
 
 def main() -> int:
