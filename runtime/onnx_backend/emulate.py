@@ -57,6 +57,7 @@ from runtime.onnx_backend.graph import INT64, NCHW_TO_NHWC, NHWC_TO_NCHW, Fragme
 from runtime.onnx_backend.lower import (
     NotLowerable,
     Operands,
+    conv_attributes,
     lower_concat,
     lower_expand,
     lower_reshape,
@@ -64,6 +65,7 @@ from runtime.onnx_backend.lower import (
     lower_slice,
     lower_split,
     lower_transpose,
+    max_pool_attributes,
 )
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
@@ -249,13 +251,11 @@ def emulate_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[st
     w = operands.required_constant(1, "weight")
     bias = operands.required_constant(2, "bias")
     weights, offset = _gemm_constants(op, w, bias, (0, 1, 2))
-    kh, kw = w.shape[:2]
     x = f.transpose(operands.name(0), NHWC_TO_NCHW)
     product = f.node(
         "Conv",
         [x, f.constant(np.ascontiguousarray(weights.transpose(3, 2, 0, 1))), f.constant(offset)],  # HWIO -> OIHW
-        kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
-        dilations=list(ints(op.dilations)), group=op.groups.value.data,
+        **conv_attributes(op, w.shape),
     )
     return [f.transpose(_gemm_output(op, f, product), NCHW_TO_NHWC)]
 
@@ -411,8 +411,7 @@ def emulate_qresize_linear(op: q.QResizeLinearOp, f: Fragment, operands: Operand
 
 def emulate_max_pool(op: ops.MaxPoolOp, f: Fragment, operands: Operands) -> list[str]:
     x = f.transpose(operands.name(0), NHWC_TO_NCHW)
-    y = f.node("MaxPool", [x], kernel_shape=list(ints(op.kernel)), strides=list(ints(op.strides)),
-               pads=list(ints(op.pads)), dilations=list(ints(op.dilations)))
+    y = f.node("MaxPool", [x], **max_pool_attributes(op))
     return [f.transpose(y, NCHW_TO_NHWC)]
 
 

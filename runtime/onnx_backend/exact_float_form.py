@@ -72,7 +72,7 @@ from runtime.integer_arithmetic import (
 from runtime.integer_kernels.boundary import storage_dtype
 from runtime.integer_kernels.exact_float import FLOAT32_EXACT
 from runtime.kernels.base import ints, static_shape
-from runtime.onnx_backend.emulate import centred
+from runtime.onnx_backend.emulate import FloatEmulation, centred
 from runtime.onnx_backend.exact_tables import PAIR_TABLE_SIZE, lut_table, pair_table, read_table, unary_table
 from runtime.onnx_backend.graph import FLOAT32, FLOAT64, INT32, NHWC_TO_NCHW, Fragment
 from runtime.onnx_backend.lower import (
@@ -87,12 +87,14 @@ from runtime.onnx_backend.lower import (
     _magnitude,
     _tables,
     _weight_scale,
+    conv_attributes,
     lower_chain,
     lower_int8_pair,
     lower_max_pool,
     lower_pad,
     lower_qconv2d,
     lower_qglobal_avg_pool,
+    max_pool_attributes,
     nhwc_result,
 )
 from sima_dialect import ops
@@ -140,19 +142,15 @@ class ExactFloatForm:
     def constant(value: SSAValue, array: np.ndarray) -> np.ndarray:
         return centred(array, float_form(value))
 
+    # int8 values cross the session's boundary as fast mode's float emulation's do (scale-1
+    # DequantizeLinear / QuantizeLinear: exact); other values stay in the IR's type
     @staticmethod
     def graph_input(f: Fragment, name: str, value: SSAValue) -> str:
-        element = float_form(value)
-        if element is None:
-            return name
-        stored = f"{name}_stored"
-        f.rename(from_ir(f, stored, element), name)
-        return stored
+        return name if float_form(value) is None else FloatEmulation.graph_input(f, name, value)
 
     @staticmethod
     def graph_output(f: Fragment, name: str, value: SSAValue) -> str:
-        element = float_form(value)
-        return name if element is None else to_ir(f, name, element)
+        return name if float_form(value) is None else FloatEmulation.graph_output(f, name, value)
 
     @staticmethod
     def chain_lowering(table: np.ndarray, shape: tuple[int, ...] | None, source: SSAValue, result: SSAValue):
@@ -297,7 +295,7 @@ def lower_qconv2d_form(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list
     bias = operands.required_constant(2, "bias").astype(np.int64)
     plan = _gemm_plan(op, w, bias, (0, 1, 2))
     _, requantization, _, column_l1, _ = plan
-    kh, kw, _, c_out = w.shape
+    c_out = w.shape[-1]
     magnitude = _magnitude(source)  # |x - z_in|
     if magnitude * int(column_l1.max(initial=0)) >= FLOAT32_EXACT:
         raise NotLowerable("its float32 product is not provably exact (column norm too large)")
@@ -308,13 +306,12 @@ def lower_qconv2d_form(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list
     if fused_bias is None:
         return on_ir_types(lower_qconv2d)(op, f, operands)
     weights = (w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32).transpose(3, 2, 0, 1)  # HWIO -> OIHW
-    conv_attributes = dict(kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
-                           dilations=list(ints(op.dilations)), group=op.groups.value.data)
+    attributes = conv_attributes(op, w.shape)
     weight_name, x = f.constant(np.ascontiguousarray(weights)), operands.nchw(0)
     low, high = integer_range(8)
     if op.has_relu:
         low = max(low, 0)
-    product = f.node("Conv", [x, weight_name, f.constant(fused_bias)], **conv_attributes)
+    product = f.node("Conv", [x, weight_name, f.constant(fused_bias)], **attributes)
     clipped = f.node("Clip", [product, f.constant(np.float32(low - z_out)), f.constant(np.float32(high - z_out))])
     result = nhwc_result(f, f.node("Round", [clipped]))
     if _read_by_tables_only(op.output) and np.all(shift >= 1):
@@ -322,7 +319,7 @@ def lower_qconv2d_form(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list
         index_bias = bias + correction + np.left_shift(np.int64(INDEX_OFFSET) - z_out, shift) + np.left_shift(np.int64(1), shift - 1)
         index_fused = _fused_sima_bias(plan, index_bias, magnitude * column_l1)
         if index_fused is not None:
-            shifted = f.node("Conv", [x, weight_name, f.constant(index_fused)], **conv_attributes)
+            shifted = f.node("Conv", [x, weight_name, f.constant(index_fused)], **attributes)
             bounds = [f.constant(np.float32(bound - z_out + INDEX_OFFSET)) for bound in (low, high)]
             f.index_aliases[result] = f.cast(f.node("Clip", [shifted, *bounds]), INT32)
     return [result]
@@ -492,8 +489,7 @@ def _one_zero_point(op) -> bool:
 def lower_max_pool_form(op: ops.MaxPoolOp, f: Fragment, operands: Operands) -> list[str]:
     if float_form(op.input) is None or not _one_zero_point(op):
         return on_ir_types(lower_max_pool)(op, f, operands)
-    y = f.node("MaxPool", [operands.nchw(0)], kernel_shape=list(ints(op.kernel)), strides=list(ints(op.strides)),
-               pads=list(ints(op.pads)), dilations=list(ints(op.dilations)))
+    y = f.node("MaxPool", [operands.nchw(0)], **max_pool_attributes(op))
     return [nhwc_result(f, y)]
 
 

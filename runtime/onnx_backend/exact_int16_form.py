@@ -77,7 +77,6 @@ from runtime.integer_arithmetic import (
 )
 from runtime.integer_kernels.boundary import storage_dtype
 from runtime.integer_kernels.exact_float import FLOAT32_EXACT, value_table
-from runtime.kernels.base import ints
 from runtime.onnx_backend.exact_float_form import (
     FORM_LOWERINGS,
     MAX_QUANTIZE_PATCHES,
@@ -96,6 +95,7 @@ from runtime.onnx_backend.lower import (
     _elementwise_result,
     _gemm_plan,
     _tables,
+    conv_attributes,
     lower_qconv2d,
     nhwc_result,
 )
@@ -187,9 +187,7 @@ def lower_int15_conv(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[s
         plan = int15_plan(intrinsic_shift, requantization.shift, bias, correction, column_l1)
     if plan is None:
         return [result_in_form(f, name, op.output) for name in lower_qconv2d(op, f, operands)]
-    kh, kw, _, _ = w.shape
-    attributes = dict(kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
-                      dilations=list(ints(op.dilations)), group=op.groups.value.data)
+    attributes = conv_attributes(op, w.shape)
     weights = f.constant(np.ascontiguousarray((w.astype(np.float64) * plan.weight_scale).astype(np.float32).transpose(3, 2, 0, 1)))
     hi_bias, lo_bias = plan.hi_lo_biases()
     hi_scaled, lo = byte_split(f, operands.nchw(0), element.zero_point_value, plan.split_shift)

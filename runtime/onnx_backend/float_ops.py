@@ -18,7 +18,7 @@ import numpy as np
 
 from runtime.kernels.base import ints
 from runtime.onnx_backend.graph import NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
-from runtime.onnx_backend.lower import NotLowerable, Operands
+from runtime.onnx_backend.lower import NotLowerable, Operands, conv_attributes
 from sima_dialect import ops
 from sima_dialect.element_types import element_type_to_numpy
 
@@ -46,9 +46,7 @@ def lower_conv2d(op: ops.Conv2DOp, f: Fragment, operands: Operands) -> list[str]
     inputs = [f.transpose(operands.name(0), NHWC_TO_NCHW), f.constant(np.ascontiguousarray(w.transpose(3, 2, 0, 1)).astype(np.float32))]
     if op.bias is not None:
         inputs.append(f.constant(operands.required_constant(2, "bias").astype(np.float32)))
-    kh, kw = w.shape[:2]
-    y = f.node("Conv", inputs, kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
-               dilations=list(ints(op.dilations)), group=op.groups.value.data)
+    y = f.node("Conv", inputs, **conv_attributes(op, w.shape))
     return [f.transpose(_activation(op, f, y), NCHW_TO_NHWC)]
 
 

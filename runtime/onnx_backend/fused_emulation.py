@@ -34,11 +34,10 @@ from onnx import numpy_helper
 import runtime.kernels  # noqa: F401  first: it completes runtime.integer_kernels' import cycle
 from runtime.integer_arithmetic import ArithFoldedRequantization, TFLiteRequantization
 from runtime.integer_kernels.boundary import quantized_element
-from runtime.kernels.base import ints
 from runtime.onnx_backend import emulate, table_functions
 from runtime.onnx_backend.blocked_layout import blocked_session
 from runtime.onnx_backend.graph import NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment, onnx_type
-from runtime.onnx_backend.lower import Operands
+from runtime.onnx_backend.lower import Operands, conv_attributes
 from runtime.onnx_backend.program import OnnxProgram
 from sima_dialect import quantized_ops as q
 
@@ -73,12 +72,10 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
     low, high = emulate._centred_bounds(target)
     shift = -low  # K
     offset = (offset.astype(np.float64) - _tie_breaking(op, w.shape[-1]) + 0.5 + shift).astype(np.float32)
-    kh, kw = w.shape[:2]
     product = f.node(
         "Conv",
         [f.transpose(operands.name(0), NHWC_TO_NCHW), f.constant(np.ascontiguousarray(weights.transpose(3, 2, 0, 1))), f.constant(offset)],
-        kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
-        dilations=list(ints(op.dilations)), group=op.groups.value.data,
+        **conv_attributes(op, w.shape),
     )
     bottom = (max(low, 0.0) if op.has_relu else low) + shift
     clipped = f.node("Clip", [product, f.constant(np.float32(bottom)), f.constant(np.float32(high + shift + 0.5))])

@@ -65,6 +65,7 @@ from runtime.onnx_backend.graph import NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
 from runtime.onnx_backend.lower import (
     NotLowerable,
     Operands,
+    conv_attributes,
     lower_concat,
     lower_expand,
     lower_reshape,
@@ -72,6 +73,7 @@ from runtime.onnx_backend.lower import (
     lower_slice,
     lower_split,
     lower_transpose,
+    max_pool_attributes,
 )
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
@@ -277,7 +279,6 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
     w = operands.required_constant(1, "weight")
     bias = operands.required_constant(2, "bias")
     c_out = w.shape[-1]
-    kh, kw = w.shape[:2]
     scale, int32_bias, output_zero = _gemm_requantization(op, w, bias, (0, 1, 2))
     groups = op.groups.value.data
     if groups == c_out and w.shape[2] == 1:  # depthwise: onnxruntime's depthwise kernel widens, u8 x s8 is exact
@@ -292,9 +293,7 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
     )
     dequantized_bias = f.node("DequantizeLinear", [f.constant(int32_bias), f.constant(scale)], axis=0)
     product = f.node(
-        "Conv", [x, dequantized_weights, dequantized_bias],
-        kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
-        dilations=list(ints(op.dilations)), group=groups,
+        "Conv", [x, dequantized_weights, dequantized_bias], **conv_attributes(op, w.shape),
     )
     stored = f.node("QuantizeLinear", [product, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.uint8(output_zero))])
     return [f.transpose(_relu(f, op, stored), NCHW_TO_NHWC)]
@@ -441,8 +440,7 @@ def _on_bytes(byte_lowering, float_lowering):
 
 def lower_byte_max_pool(op: ops.MaxPoolOp, f: Fragment, operands: Operands) -> list[str]:
     x = f.transpose(operands.name(0), NHWC_TO_NCHW)
-    y = f.node("MaxPool", [x], kernel_shape=list(ints(op.kernel)), strides=list(ints(op.strides)),
-               pads=list(ints(op.pads)), dilations=list(ints(op.dilations)))
+    y = f.node("MaxPool", [x], **max_pool_attributes(op))
     return [f.transpose(y, NCHW_TO_NHWC)]
 
 

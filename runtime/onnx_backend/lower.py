@@ -396,13 +396,25 @@ def _float_input(f: Fragment, x: str, dtype: np.dtype, zero_point: int, center: 
     return f.node("DequantizeLinear", [x, f.constant(1.0, np.float32), zero])
 
 
+def conv_attributes(op, weight_shape) -> dict:
+    """The ONNX Conv attributes of a conv2d op (sima or quantized) with HWIO weights of `weight_shape`."""
+    return dict(kernel_shape=list(weight_shape[:2]), pads=list(ints(op.pads)), strides=list(ints(op.strides)),
+                dilations=list(ints(op.dilations)), group=op.groups.value.data)
+
+
+def max_pool_attributes(op) -> dict:
+    """The ONNX MaxPool attributes of a max_pool op."""
+    return dict(kernel_shape=list(ints(op.kernel)), strides=list(ints(op.strides)), pads=list(ints(op.pads)),
+                dilations=list(ints(op.dilations)))
+
+
 def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]:
     w = operands.required_constant(1, "weight")
     bias = operands.required_constant(2, "bias").astype(np.int64)
     plan = _gemm_plan(op, w, bias, (0, 1, 2))
     element, _, intrinsic_shift, column_l1, output_dtype = plan
-    pads, strides, dilations, groups = ints(op.pads), ints(op.strides), ints(op.dilations), op.groups.value.data
-    kh, kw, _, c_out = w.shape
+    pads = ints(op.pads)
+    c_out = w.shape[-1]
     zero_point = element.zero_point_value
     int15 = element.bits == 16
     center = (any(pads) or int15) and zero_point != 0  # zero padding of x - z_in is padding x with z_in
@@ -412,7 +424,7 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
         raise NotLowerable("its float32 product is not provably exact (column norm too large)")
     correction = zero_point * w.astype(np.int64).sum(axis=(0, 1, 2)) if center else np.zeros(c_out, np.int64)
     weights = (w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32).transpose(3, 2, 0, 1)  # HWIO -> OIHW
-    conv_attributes = dict(kernel_shape=[kh, kw], pads=list(pads), strides=list(strides), dilations=list(dilations), group=groups)
+    attributes = conv_attributes(op, w.shape)
     weight_name = f.constant(np.ascontiguousarray(weights))
     channels = (c_out, 1, 1)
     x = _float_input(f, operands.nchw(0), _dtype(op.input), zero_point, center)  # transposes 1-2 bytes, not 4
@@ -423,11 +435,11 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
         for part, scale, part_bias in ((hi, float32_int15[0], float32_int15[1]), (lo, float32_int15[2], float32_int15[3])):
             part_weights = (w.astype(np.float64) * scale).astype(np.float32).transpose(3, 2, 0, 1)
             products.append(f.node("Conv", [part, f.constant(np.ascontiguousarray(part_weights)), f.constant(part_bias.astype(np.float32))],
-                                   **conv_attributes))
+                                   **attributes))
         return [nhwc_result(f, _int15_float32_output(op, f, *products, float32_int15, channels, output_dtype))]
     if int15:
         hi, lo = _split_bytes(f, x)
-        both = f.node("Conv", [f.node("Concat", [hi, lo], axis=0), weight_name], **conv_attributes)
+        both = f.node("Conv", [f.node("Concat", [hi, lo], axis=0), weight_name], **attributes)
         batch = static_shape(op.output)[0]
         wide = f.cast(both, FLOAT64)
         high, low = (f.node("Slice", [wide, f.constant([start], np.int64), f.constant([start + batch], np.int64), f.constant([0], np.int64)])
@@ -437,11 +449,11 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
         return [nhwc_result(f, y)]
     fused_bias = _fused_sima_bias(plan, bias + correction, part_magnitude * column_l1)
     if fused_bias is not None:
-        product = f.node("Conv", [x, weight_name, f.constant(fused_bias)], **conv_attributes)
+        product = f.node("Conv", [x, weight_name, f.constant(fused_bias)], **attributes)
         if op.has_relu:
             product = f.node("Relu", [product])
         return [nhwc_result(f, round_to_integers(f, product, output_dtype))]
-    product = f.node("Conv", [x, weight_name], **conv_attributes)
+    product = f.node("Conv", [x, weight_name], **attributes)
     return [nhwc_result(f, _requantize_product(op, f, product, plan, bias + correction, channels, False))]
 
 
@@ -532,8 +544,7 @@ def lower_max_pool(op: ops.MaxPoolOp, f: Fragment, operands: Operands) -> list[s
         x = f.cast(x, FLOAT32)
     elif dtype not in (INT8, np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64)):
         raise NotLowerable(f"onnxruntime's MaxPool takes no {dtype}")
-    y = f.node("MaxPool", [x], kernel_shape=list(ints(op.kernel)), strides=list(ints(op.strides)),
-               pads=list(ints(op.pads)), dilations=list(ints(op.dilations)))
+    y = f.node("MaxPool", [x], **max_pool_attributes(op))
     if dtype in (INT16, np.dtype(np.uint16)):
         y = f.cast(y, onnx_type(dtype))
     return [nhwc_result(f, y)]

@@ -70,11 +70,10 @@ import runtime.kernels  # noqa: F401  first: it completes runtime.integer_kernel
 from runtime.integer_arithmetic import ArithFoldedRequantization, ArithmeticOverflowError, integer_range
 from runtime.integer_kernels.chains import varying_operand
 from runtime.integer_kernels.exact_float import FLOAT32_EXACT
-from runtime.kernels.base import ints
 from runtime.onnx_backend.exact_float_form import float_form
 from runtime.onnx_backend.exact_tables import read_table
 from runtime.onnx_backend.graph import INT32, Fragment
-from runtime.onnx_backend.lower import NotLowerable, Operands, _fused_sima_bias, _gemm_plan, _magnitude, nhwc_result
+from runtime.onnx_backend.lower import NotLowerable, Operands, _fused_sima_bias, _gemm_plan, _magnitude, conv_attributes, nhwc_result
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
 
@@ -242,8 +241,8 @@ def _stage(convs: Sequence[q.QConv2DOp], follows: Sequence[Sequence[Operation]],
         c_out = conv.operands[1].type.get_shape()[-1]
         if depthwise and (conv.groups.value.data != c_out or conv.operands[1].type.get_shape()[2] != 1):
             raise _NotMerged(f"{conv.name}: not depthwise")
-        own = dict(kernel_shape=list(conv.operands[1].type.get_shape()[:2]), pads=list(ints(conv.pads)),
-                   strides=list(ints(conv.strides)), dilations=list(ints(conv.dilations)))
+        own = conv_attributes(conv, conv.operands[1].type.get_shape())
+        del own["group"]  # the groups' channel counts differ
         if attributes is None:
             attributes = own
         elif own != attributes or conv.has_relu != convs[0].has_relu:

@@ -42,10 +42,9 @@ from onnx import helper, numpy_helper
 import runtime.kernels  # noqa: F401  first: it completes runtime.integer_kernels' import cycle
 from runtime.integer_arithmetic import ArithFoldedRequantization, TFLiteRequantization, integer_range
 from runtime.integer_kernels.boundary import quantized_element
-from runtime.kernels.base import ints
 from runtime.onnx_backend import emulate, fused_emulation
 from runtime.onnx_backend.graph import INT64, NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
-from runtime.onnx_backend.lower import Operands
+from runtime.onnx_backend.lower import Operands, conv_attributes
 from sima_dialect import quantized_ops as q
 
 RELAXED_BITS = 16
@@ -69,12 +68,10 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
     bias = operands.required_constant(2, "bias")
     weights, offset = emulate._gemm_constants(op, w, bias, (0, 1, 2))
     offset = (offset.astype(np.float64) - fused_emulation._tie_breaking(op, w.shape[-1])).astype(np.float32)
-    kh, kw = w.shape[:2]
     product = f.node(
         "Conv",
         [f.transpose(operands.name(0), NHWC_TO_NCHW), f.constant(np.ascontiguousarray(weights.transpose(3, 2, 0, 1))), f.constant(offset)],
-        kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
-        dilations=list(ints(op.dilations)), group=op.groups.value.data,
+        **conv_attributes(op, w.shape),
     )
     low, high = emulate._centred_bounds(target)
     bottom = max(low, 0.0) if op.has_relu else low
