@@ -14,7 +14,8 @@ alternate timed runs on the same input of:
 - exact-ir: the same exact lowerings on the IR's types (int8 tensors in the
   sessions: the default before `exact_float_form`), for comparison;
 - fast: `Model.execute(fast_mode=True)`, what it runs by default: for all-int8 programs
-  onnxruntime's int8 kernels (`runtime.onnx_backend.integer_emulation`), for programs with
+  onnxruntime's int8 kernels (`runtime.onnx_backend.integer_emulation`; the float form where most
+  convolutions are in channel-grouped blocks, `FLOAT_FORM_GROUPED_SHARE`), for programs with
   16-bit values the float emulation with their roundings relaxed
   (`runtime.onnx_backend.relaxed_emulation`), else the float emulation with scales folded
   (`runtime.onnx_backend.fused_emulation`);
@@ -23,7 +24,7 @@ alternate timed runs on the same input of:
   is what `Model.execute` runs by default where a convolution does not lower).
 
 With --channel-groups each width is also quantized `with_channel_groups()` (rows
-int8+g: its split blocks run merged in the bit-exact sessions, `merged_groups.py`).
+int8+g: its split blocks run merged in the bit-exact sessions and in fast mode, `merged_groups.py`).
 
 Prints median latencies (wall clock) and ratios to ort (lower is better; issue
 5's targets: bit-exact <= 2, fast mode <= 1.2), checks that both backends

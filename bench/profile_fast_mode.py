@@ -9,7 +9,9 @@ kernel (op type after its graph optimizations), the node count and its nodes' me
 times summed, for both, and the time outside kernels
 (session overhead, our NumPy steps and copies) as `(outside kernels)`.
 
-    python bench/profile_fast_mode.py [--only cls,orientation] [--bits int8] [--runs 20] [--form int8|float] [--save DIR]
+    python bench/profile_fast_mode.py [--only cls,orientation] [--bits int8] [--runs 20] [--form int8|float] [--save DIR] [--convs]
+
+--convs also prints each convolution's kernel time next to fp32's (in execution order).
 
 --save writes each session's optimized model (onnxruntime's own graph) to DIR.
 """
@@ -29,9 +31,12 @@ from unittest import mock
 from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
 
 
-def kernel_times(profile_file: str) -> dict[str, list[float]]:
-    """op type -> [node count, microseconds per run] from an onnxruntime profile: the median of each
-    node's kernel time over the runs (a shared machine preempts some runs), summed per op type."""
+CONV_KINDS = ("Conv", "FusedConv", "QLinearConv", "NhwcFusedConv")
+
+
+def node_times(profile_file: str) -> list[tuple[str, str, float]]:
+    """(node name, op type, median microseconds per run) of every node of an onnxruntime profile, in
+    the order of its first run (the median of the runs: a shared machine preempts some)."""
     events = json.loads(Path(profile_file).read_text())
     os.remove(profile_file)
     durations: dict[str, list[float]] = collections.defaultdict(list)
@@ -39,13 +44,30 @@ def kernel_times(profile_file: str) -> dict[str, list[float]]:
     for event in events:
         if event.get("cat") != "Node" or not event.get("name", "").endswith("_kernel_time"):
             continue
-        durations[event["name"]].append(event["dur"])
+        durations[event["name"]].append(event["dur"])  # dicts keep the first run's order
         kind_of[event["name"]] = event.get("args", {}).get("op_name", "?")
+    return [(node.removesuffix("_kernel_time"), kind_of[node], statistics.median(values)) for node, values in durations.items()]
+
+
+def kernel_times(nodes: list[tuple[str, str, float]]) -> dict[str, list[float]]:
+    """op type -> [node count, microseconds per run], summed over `nodes` (`node_times`)."""
     times: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
-    for node, values in durations.items():
-        times[kind_of[node]][0] += 1
-        times[kind_of[node]][1] += statistics.median(values)
+    for _, kind, micros in nodes:
+        times[kind][0] += 1
+        times[kind][1] += micros
     return dict(times)
+
+
+def print_convs(ours: list[tuple[str, str, float]], fp32: list[tuple[str, str, float]]) -> None:
+    """The convolutions of both side by side, in execution order (the same network: the n-th of each
+    is the same layer where neither fuses or splits one), with their times and ratio."""
+    mine = [node for node in ours if node[1] in CONV_KINDS]
+    theirs = [node for node in fp32 if node[1] in CONV_KINDS]
+    print(f"  convolutions in order ({len(mine)} ours, {len(theirs)} fp32): ours us, fp32 us, ratio, our node")
+    for index in range(max(len(mine), len(theirs))):
+        a = mine[index] if index < len(mine) else ("-", "-", float("nan"))
+        b = theirs[index] if index < len(theirs) else ("-", "-", float("nan"))
+        print(f"  {index:>3} {a[1]:<12} {a[2]:>8.1f} {b[1]:<10} {b[2]:>8.1f} {a[2] / b[2]:>6.2f}  {a[0][:70]}")
 
 
 def main() -> int:
@@ -55,6 +77,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="profiled runs")
     parser.add_argument("--form", choices=("default", "int8", "float"), default="default", help="fast mode's form ($SIMA_FAST_FORM)")
     parser.add_argument("--save", default="", help="directory for the sessions' optimized models")
+    parser.add_argument("--convs", action="store_true", help="also each convolution's time next to fp32's, in order")
     args = parser.parse_args()
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
@@ -111,19 +134,17 @@ def main() -> int:
         feeds = {spec.input_name: images[-1]}
         session.run(None, feeds)
         fp32_cpu = cpu_median(lambda: session.run(None, feeds), args.runs)
-        fp32 = kernel_times(session.end_profiling())
+        fp32_nodes = node_times(session.end_profiling())
+        fp32 = kernel_times(fp32_nodes)
         for bits in [b for b in args.bits.split(",") if b]:
             model = net.quantize(calibration, configs[bits].with_calibration(MinMaxMethod()))
             with mock.patch.object(OnnxProgram, "_options", profiled_options(f"{name}_{bits}")):
                 program = fast_program(model._interpreter(True), threads=1)
             program.run([x_nhwc])
             ours_cpu = cpu_median(lambda: program.run([x_nhwc]), args.runs)
-            ours: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
             sessions = [step.session for step in program._program if isinstance(step, _Segment) and step.session is not None]
-            for segment_session in sessions:
-                for kind, (count, micros) in kernel_times(segment_session.end_profiling()).items():
-                    ours[kind][0] += count
-                    ours[kind][1] += micros
+            our_nodes = [node for segment_session in sessions for node in node_times(segment_session.end_profiling())]
+            ours: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0], kernel_times(our_nodes))
             form = type(program).__name__ + ("/int8" if getattr(program, "emulation", None).__class__.__name__ == "IntegerEmulation" else "")
             print(f"\n{name} {bits} ({form}, {len(sessions)} session(s), {len(program.numpy_ops())} NumPy op(s)): "
                   f"fast {1e3 * ours_cpu:.2f} ms CPU, fp32 {1e3 * fp32_cpu:.2f} ms, ratio {ours_cpu / fp32_cpu:.2f}")
@@ -134,6 +155,8 @@ def main() -> int:
             for kind in sorted(set(ours) | set(fp32_all), key=lambda k: -max(ours.get(k, [0, 0])[1], fp32_all.get(k, [0, 0])[1])):
                 o, r = ours.get(kind, [0, 0.0]), fp32_all.get(kind, [0, 0.0])
                 print(f"  {kind:<28} {o[0]:>6} {o[1]:>9.0f} {r[0]:>6} {r[1]:>9.0f}")
+            if args.convs:
+                print_convs(our_nodes, fp32_nodes)
     return 0
 
 

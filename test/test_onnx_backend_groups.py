@@ -175,6 +175,102 @@ def test_a_block_that_does_not_merge_lowers_op_by_op(monkeypatch):
 
 
 # ---------------------------------------------------------------------------
+# fast mode: the same merged lowering between the int8 form's bytes, or in the float form
+
+
+def _fast_programs(module):
+    """fast mode's two forms of an all-int8 program: on int8 kernels and in float."""
+    from runtime.fast_kernels import FAST_KERNELS
+    from runtime.onnx_backend.fused_emulation import FusedProgram
+    from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION
+
+    interpreter = Interpreter(module, kernels=FAST_KERNELS)
+    return {"int8": OnnxProgram(interpreter, threads=1, emulation=INTEGER_EMULATION), "float": FusedProgram(interpreter, threads=1)}
+
+
+def test_fast_mode_runs_a_mostly_grouped_program_in_float():
+    """`fast_program`'s rule: a program whose convolutions are mostly in channel-grouped blocks (here all)
+    runs the float form; the same convolutions not grouped (the block's first branch alone) the int8 form."""
+    from runtime.fast_kernels import FAST_KERNELS
+    from runtime.onnx_backend.fused_emulation import FusedProgram
+    from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION, fast_program
+
+    module, feeds = _grouped_program(7, 12, 4, 5)
+    assert merged_groups.grouped_share(next(op for op in module.walk() if isinstance(op, FuncOp))) == 1.0
+    program = fast_program(Interpreter(module, kernels=FAST_KERNELS), threads=1)
+    assert isinstance(program, FusedProgram) and len(_merged_steps(program)) == 1
+    assert _same(program.run(feeds), Interpreter(module).run(feeds))
+    single, single_feeds = _single_branch_program(7)
+    assert merged_groups.grouped_share(next(op for op in single.walk() if isinstance(op, FuncOp))) == 0.0
+    program = fast_program(Interpreter(single, kernels=FAST_KERNELS), threads=1)
+    assert program.emulation is INTEGER_EMULATION
+    assert _same(program.run(single_feeds), Interpreter(single).run(single_feeds))
+
+
+def _single_branch_program(seed: int):
+    """(module, feeds): x -> conv -> lut -> depthwise conv, not split (no concat)."""
+    rng = np.random.default_rng(seed)
+    block = Block(arg_types=[TensorType(quant(8, 0.1, 3), [1, 5, 6, 4])])
+    made: list = []
+
+    def add(op):
+        made.append(op)
+        return op
+
+    def constant(name, array):
+        return add(ConstantOp.from_array(name, array)).output
+
+    producer = add(QConv2DOp(block.args[0], constant("w0", rng.integers(-30, 31, (1, 1, 4, 8)).astype(np.int8)),
+                             constant("b0", rng.integers(-4000, 4000, 8).astype(np.int32)), ArithFoldedRequantization(np.int64(6)), 0,
+                             quant(8, 0.1, -7), strides=[1, 1], dilations=[1, 1], relu=False, pads=[0, 0, 0, 0]))
+    lut = add(LutOp(producer.output, constant("table", rng.integers(-128, 128, 256).astype(np.int8)), quant(8, 0.1, 5)))
+    depthwise = add(QConv2DOp(lut.output, constant("w1", rng.integers(-40, 41, (3, 3, 1, 8)).astype(np.int8)),
+                              constant("b1", rng.integers(-3000, 3000, 8).astype(np.int32)), ArithFoldedRequantization(np.int64(7)), 0,
+                              quant(8, 0.1, 2), strides=[1, 1], dilations=[1, 1], relu=False, pads=[1, 1, 1, 1], groups=8))
+    block.add_ops([*made, ReturnOp(depthwise.output)])
+    module = ModuleOp([FuncOp("main", ([block.args[0].type], [depthwise.output.type]), Region(block))])
+    module.verify()
+    return module, [rng.integers(-128, 128, (1, 5, 6, 4)).astype(np.int8)]
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.sampled_from([6, 9, 12, 16]), st.integers(1, 8), st.integers(1, 10), st.booleans())
+def test_fast_mode_merges_a_random_grouped_block_bit_exactly(seed, channels, height, width, clipped):
+    """The block is the whole program here, and int8 fast mode's kernels are bit-exact: so is the merged step,
+    in both forms (int8: between bytes q + 128, whose zero points these draws vary)."""
+    module, feeds = _grouped_program(seed, channels, height, width)
+    expected = Interpreter(module).run(feeds)
+    with pytest.MonkeyPatch.context() as patch:
+        if clipped:
+            patch.setattr(merged_groups, "MAX_TABLE_ENTRIES", 0)
+        programs = _fast_programs(module)
+    for form, program in programs.items():
+        assert program.segment_count() == 1 and program.numpy_ops() == [], (form, program.fallbacks)
+        assert len(_merged_steps(program)) == 1, (form, program.lowered_ops())
+        produced = program.run(feeds)
+        for p, e in zip(produced, expected, strict=True):
+            assert p.dtype == e.dtype and p.shape == e.shape, form
+            np.testing.assert_array_equal(p, e, err_msg=form)
+
+
+def test_fast_mode_catches_a_wrong_byte_zero_point(monkeypatch):
+    """Mutation: the int8 form's result bytes one zero point off change the outputs the test above compares."""
+    from runtime.onnx_backend import integer_emulation
+
+    module, feeds = _grouped_program(**MUTATION_CASE)
+    expected = Interpreter(module).run(feeds)
+    assert _same(_fast_programs(module)["int8"].run(feeds), expected)
+
+    def one_off(f, element):
+        return integer_emulation._scalar_constant(f, np.uint8(element.zero_point_value + integer_emulation.BYTE_OFFSET + 1))
+
+    monkeypatch.setattr(integer_emulation, "_byte_zero", one_off)
+    program = _fast_programs(module)["int8"]
+    assert len(_merged_steps(program)) == 1
+    assert not _same(program.run(feeds), expected)
+
+
+# ---------------------------------------------------------------------------
 # mutations: each must change the outputs the tests above compare
 
 MUTATION_CASE = dict(seed=11, channels=16, height=6, width=9, kernel=3, with_functions=True,
@@ -265,3 +361,24 @@ def test_orientation_grouped_blocks_lower_merged_and_bit_exact(grouped_orientati
     reference = Model(model.module, name="numpy")
     for sample, outputs in zip(samples, ours):
         assert _same(outputs, reference.execute(sample))
+
+
+def test_orientation_grouped_fast_mode_merges_every_block(grouped_orientation, monkeypatch):
+    """fast mode (the float form: most of its convolutions are grouped, `fast_program`) lowers every split
+    block merged, nothing in NumPy, and stays as close to bit-exact as the ungrouped model's bar
+    (`test_fast_mode_integer.py`: >= 30 dB output SQNR)."""
+    from runtime.onnx_backend import RUNTIME_VARIABLE
+    from runtime.onnx_backend.fused_emulation import FusedProgram
+
+    model, samples = grouped_orientation
+    concats = [row.name for row in model.list_nodes() if row.kind == "sima.concat"]
+    monkeypatch.delenv(RUNTIME_VARIABLE, raising=False)
+    fast = [model.execute(sample, fast_mode=True)[0].astype(np.float64) for sample in samples]
+    program = model._executor(True)
+    assert isinstance(program, FusedProgram)
+    assert program.numpy_ops() == [], program.fallbacks
+    assert len(_merged_steps(program)) == len(concats), (_merged_steps(program), concats)
+    exact = [model.execute(sample)[0].astype(np.float64) for sample in samples]
+    noise = sum(float(((e - f) ** 2).sum()) for e, f in zip(exact, fast))
+    signal = sum(float((e**2).sum()) for e in exact)
+    assert noise == 0 or 10 * np.log10(signal / noise) >= 30, 10 * np.log10(signal / noise)

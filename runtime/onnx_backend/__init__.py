@@ -26,7 +26,7 @@ where proven for its step), and table reads run in the convolutions' NCHWc layou
 the IR's types, their convolutions 9 nodes with no per-channel op outside the Convs
 and a table index left for the tables and adds after them, their quantize and softmax
 in the session (`exact_int16_form.py`, whose `EXACT_FORM` is the float form with these). A block split into channel groups (`with_channel_groups()`) runs as the
-one block it was, its groups' constants side by side (`merged_groups.py`).
+one block it was, its groups' constants side by side (`merged_groups.py`; in fast mode too).
 
 Bit-exact execution (`Model.execute`) runs on onnxruntime by default when
 every qconv2d and qdense of the program lowers (the real models, int8 and
@@ -41,7 +41,8 @@ one graph that emulates the program (not bit-exact; the seed's fast mode): in
 float (`emulate.py`, with scales folded into DequantizeLinear: `fused_emulation.py`;
 for programs with 16-bit values, their requantizations saturating without rounding:
 `relaxed_emulation.py`), or, for all-int8 programs, on onnxruntime's int8 kernels
-(`integer_emulation.py`; SIMA_FAST_FORM=float asks for the float form), unless
+(`integer_emulation.py`; the float form where most convolutions are in channel-grouped
+blocks; SIMA_FAST_FORM=float asks for the float form), unless
 SIMA_RUNTIME=numpy asks for its NumPy kernels.
 
 Logging at DEBUG level on this package names every op that runs in NumPy and why.

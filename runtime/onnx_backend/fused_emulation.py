@@ -98,6 +98,9 @@ class FusedFloatEmulation(emulate.FloatEmulation):
     """The float emulation with hard_swish in one op, convs rounded by a Cast, constant scales folded (`fold_scales`)."""
 
     lowerings = property(lambda self: {**emulate.FAST_LOWERINGS, q.LutOp: lower_lut, q.QConv2DOp: lower_qconv2d})
+    # program.py: a channel-grouped int8 block lowered as one, as in the bit-exact sessions (merged_groups.py:
+    # its values are the centred float32 this emulation holds too)
+    merges_channel_groups = True
 
 
 FUSED_EMULATION = FusedFloatEmulation()

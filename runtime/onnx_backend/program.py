@@ -253,7 +253,8 @@ class OnnxProgram:
                 replaced[position] = None
             step = _NumpyStep(block.last, block.where, (block.source,), (block.result,), block.kernel)
             replaced[block.positions[-1]] = step
-            lowerings[id(step)] = block.lower
+            # the block's centred float32 form; an emulation holding int8 otherwise wraps it (integer_emulation.py)
+            lowerings[id(step)] = self.emulation.merged_lowering(block) if hasattr(self.emulation, "merged_lowering") else block.lower
         kept = [replaced.get(position, step) for position, step in enumerate(steps)]
         return [step for step in kept if step is not None], lowerings
 

@@ -1,0 +1,200 @@
+"""fast mode's int8 form in variants (and its float form), on one quantized model, timed interleaved next to onnxruntime fp32.
+
+Every variant is `runtime.onnx_backend.integer_emulation`'s program (what
+`Model.execute(fast_mode=True)` runs for all-int8 programs) with one choice changed, built
+from one quantized model (all-int8; min / max calibration by default: latency does not
+depend on the ranges' method), so that their ratios compare under the same load:
+
+- int8-form: the int8 form as it is;
+- unmerged: channel-grouped blocks op by op (with --channel-groups: the form before fast
+  mode merged them, `merged_groups.py`);
+- exact-tables: every sima.lut read as the bit-exact sessions read their tables (Cast to
+  int32, GatherElements on the flat tensor, `exact_tables.read_table`) on the bytes,
+  instead of a hard_swish table's DequantizeLinear, HardSigmoid, Mul, QuantizeLinear;
+- no-tables: the table's input bytes passed on unchanged (wrong values: the lower bound,
+  what the rest of the program costs);
+- float-form: the float emulation (`fused_emulation.FusedProgram`, SIMA_FAST_FORM=float), not
+  the int8 form with a change. `fast_program` runs it for programs mostly in channel-grouped
+  blocks (`integer_emulation.FLOAT_FORM_GROUPED_SHARE`); printed as "fast mode runs".
+- compiled (--compiled, needs numba importable; bench only, not a dependency): no-tables
+  plus the time a compiled byte lookup (numba, one loop) takes on every table's tensor: an
+  estimate of a table kernel inside the session (a custom op), with no per-node cost;
+- between-sessions (--compiled): measured: every sima.lut run by that compiled lookup as a
+  NumPy step between onnxruntime sessions (the program cut at each table: a session boundary,
+  and the int8 form's conversions between int8 and its bytes, per table).
+
+Prints per variant the CPU-time ratio to onnxruntime fp32 (medians of interleaved rounds,
+one thread each) and its output SQNR against bit-exact on the timed input (dB; not for
+no-tables, whose values are wrong).
+
+    python bench/bench_fast_forms.py [--only cls,orientation] [--channel-groups] [--runs 20] [--rounds 5] [--compiled]
+        [--calibration default|minmax]
+
+numba is not a dependency: for --compiled install it anywhere importable (e.g.
+`pip install --target DIR numba llvmlite` and PYTHONPATH=DIR).
+
+Measured (2026-11-24, load 8-16 on 2 cores, so +-10%; cls / orientation): int8-form 1.84-1.86x /
+1.47-1.50x, exact-tables 1.88-1.98x / 1.60-1.63x, no-tables 1.27-1.35x / 0.92-0.93x, compiled
+estimate 1.43-1.49x / 1.11-1.12x (lookups 0.18 / 0.99 ms), between-sessions 3.76x / 2.27x. On one
+200k-byte tensor alone (one thread): DequantizeLinear, HardSigmoid, Mul, QuantizeLinear 172 us;
+Cast + GatherElements 251 us (int64 indices 259 us; a float32 table 190 us); Cast + Gather 1.8 ms;
+ai.onnx.ml ArrayFeatureExtractor 416 us; NumPy take 180 us; the numba loop 77 us; an
+onnxruntime-extensions Python custom op calling it 15 ms (55 us on 64 values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import statistics
+import sys
+from pathlib import Path
+
+from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="cls,orientation", help="comma-separated model names")
+    parser.add_argument("--channel-groups", action="store_true", help="quantize with_channel_groups() (adds the unmerged variant)")
+    parser.add_argument("--calibration", choices=("default", "minmax"), default="minmax", help="the ranges' method")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per round and variant")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians printed)")
+    parser.add_argument("--compiled", action="store_true", help="also the compiled-lookup estimate (numba)")
+    args = parser.parse_args()
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+
+    import numpy as np
+    import onnxruntime
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
+    from afe.apis.defines import MinMaxMethod, default_quantization
+    from models import REAL_MODELS, load_real_net, nhwc_samples, real_inputs
+    from runtime.integer_arithmetic import lookup
+    from runtime.kernels.base import static_shape
+    from runtime.onnx_backend import integer_emulation
+    from runtime.onnx_backend.exact_tables import read_table
+    from runtime.onnx_backend.fused_emulation import FusedProgram
+    from runtime.onnx_backend.integer_emulation import fast_program
+    from runtime.onnx_backend.graph import INT32
+    from runtime.onnx_backend.program import OnnxProgram
+    from sima_dialect import quantized_ops as q
+
+    logging.getLogger().setLevel(logging.ERROR)
+
+    def lut_exact(op, f, operands):
+        """The table by byte b = q + 128, as bytes, read with GatherElements."""
+        table = operands.required_constant(1, "table")
+        by_byte = (lookup(np.arange(-128, 128).astype(np.int8), table).astype(np.int16) + 128).astype(np.uint8)
+        return [read_table(f, by_byte, f.cast(operands.name(0), INT32), tuple(static_shape(op.output)))]
+
+    def lut_none(op, f, operands):
+        return [f.node("Identity", [operands.name(0)])]
+
+    @contextlib.contextmanager
+    def patched(target, name, value):
+        original = getattr(target, name)
+        setattr(target, name, value)
+        try:
+            yield
+        finally:
+            setattr(target, name, original)
+
+    variants = {
+        "int8-form": contextlib.nullcontext,
+        "exact-tables": lambda: patched(integer_emulation, "INTEGER_LOWERINGS", {**integer_emulation.INTEGER_LOWERINGS, q.LutOp: lut_exact}),
+        "no-tables": lambda: patched(integer_emulation, "INTEGER_LOWERINGS", {**integer_emulation.INTEGER_LOWERINGS, q.LutOp: lut_none}),
+    }
+    if args.channel_groups:
+        variants["unmerged"] = lambda: patched(integer_emulation.IntegerEmulation, "merges_channel_groups", False)
+    compiled_lookup = None
+    if args.compiled:
+        import numba
+
+        from runtime.fast_kernels import FAST_KERNELS
+        from runtime.interpreter import Interpreter
+        from runtime.onnx_backend.exact_tables import INT8, lut_table
+        from runtime.onnx_backend.lower import NotLowerable
+
+        @numba.njit(boundscheck=False)
+        def byte_lookup(x, table, out):
+            for i in range(x.size):
+                out[i] = table[x[i]]
+
+        compiled_lookup = byte_lookup
+
+        def build_compiled_lut(op):
+            made = {}  # the op's table by bit pattern (entry i: the value whose bit pattern is i), made once
+
+            def run(x, table):
+                if id(table) not in made:
+                    made[id(table)] = lut_table(INT8, table)
+                by_pattern = made[id(table)]
+                out = np.empty(x.shape, np.int8)
+                compiled_lookup(x.reshape(-1).view(np.uint8), by_pattern.view(np.uint8), out.reshape(-1).view(np.uint8))
+                return out
+
+            return run
+
+        def lut_refused(op, f, operands):
+            raise NotLowerable("run by the compiled lookup between sessions (bench)")
+
+    for name in [n for n in args.only.split(",") if n]:
+        spec = REAL_MODELS[name]
+        config = default_quantization if args.calibration == "default" else default_quantization.with_calibration(MinMaxMethod())
+        if args.channel_groups:
+            config = config.with_channel_groups()
+        model = load_real_net(name).quantize(nhwc_samples(name, 4, seed=7), config)
+        image = real_inputs(name, 1, seed=11)[0]
+        x = np.ascontiguousarray(image.transpose(0, 2, 3, 1))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+        session = onnxruntime.InferenceSession(str(spec.path), options, providers=["CPUExecutionProvider"])
+        programs = {}
+        for variant, context in variants.items():
+            with context():  # INTEGER_LOWERINGS is read through the emulation's property at build time
+                programs[variant] = OnnxProgram(model._interpreter(True), threads=1, emulation=integer_emulation.INTEGER_EMULATION)
+            assert programs[variant].numpy_ops() == [], (variant, programs[variant].fallbacks)
+        programs["float-form"] = FusedProgram(model._interpreter(True), threads=1)
+        if compiled_lookup is not None:
+            with patched(integer_emulation, "INTEGER_LOWERINGS", {**integer_emulation.INTEGER_LOWERINGS, q.LutOp: lut_refused}):
+                interpreter = Interpreter(model.module, kernels={**FAST_KERNELS, q.LutOp: build_compiled_lut})
+                programs["between-sessions"] = OnnxProgram(interpreter, threads=1, emulation=integer_emulation.INTEGER_EMULATION)
+        exact = model.execute({spec.input_name: x})[0].astype(np.float64)
+        luts = [op for op in model.module.walk() if isinstance(op, q.LutOp)]
+        buffers = []
+        if compiled_lookup is not None:
+            for op in luts:
+                data = np.random.default_rng(0).integers(0, 256, int(np.prod(static_shape(op.output)))).astype(np.uint8)
+                buffers.append((data, np.arange(256, dtype=np.uint8)[::-1].copy(), np.empty_like(data)))
+            compiled_lookup(*buffers[0])
+        times: dict[str, list[float]] = {key: [] for key in ("ort", *programs, *(["lookups"] if buffers else []))}
+        for _ in range(args.rounds):
+            times["ort"].append(cpu_median(lambda: session.run(None, {spec.input_name: image}), args.runs))
+            for variant, program in programs.items():
+                times[variant].append(cpu_median(lambda program=program: program.run([x]), args.runs))
+            if buffers:
+                times["lookups"].append(cpu_median(lambda: [compiled_lookup(*b) for b in buffers], args.runs))
+        ort = statistics.median(times["ort"])
+        cells = []
+        for variant, program in programs.items():
+            cell = f"{variant} {statistics.median(times[variant]) / ort:.2f}x"
+            if variant != "no-tables":
+                fast = model._dequantized(0, program.run([x])[0]).astype(np.float64)
+                noise = float(((exact - fast) ** 2).sum())
+                cell += " (inf dB)" if noise == 0 else f" ({10 * np.log10(float((exact**2).sum()) / noise):.1f} dB)"
+            cells.append(cell)
+        if buffers:
+            lookups = statistics.median(times["lookups"])
+            cells.append(f"compiled {(statistics.median(times['no-tables']) + lookups) / ort:.2f}x ({1e3 * lookups:.2f} ms of lookups)")
+        label = name + ("+g" if args.channel_groups else "")
+        runs = "float-form" if isinstance(fast_program(model._interpreter(True), threads=1), FusedProgram) else "int8-form"
+        print(f"{label:<14} ort {1e3 * ort:.2f} ms, {len(luts)} tables, fast mode runs {runs}: " + ", ".join(cells), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
