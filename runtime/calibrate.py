@@ -7,8 +7,10 @@ Each observe op's `method` dictionary names its observer kind and parameters
 (`runtime.observers.OBSERVER_KINDS[name](**params)`). With
 `channel_statistics=True` every observer also keeps the largest |x| per channel
 of the last axis (`channel_absmax`, what SmoothQuant needs; it costs a third of
-a histogram update, so it is off unless asked for). The memory of both is
-independent of the number of samples.
+a histogram update, so it is off unless asked for). With
+`observer_statistics=False` the observers are skipped and only those maxima are
+kept (what channel groups' first reading needs: the method's statistics would be
+thrown away). The memory of both is independent of the number of samples.
 
 This is the one step of the calibration flow that reads data; inserting
 observers before it and choosing scales after it are IR-to-IR passes.
@@ -34,21 +36,24 @@ from sima_dialect.plain_data import from_attribute, to_attribute
 class _TensorStatistics:
     """The method's observer plus the per-channel absolute maximum of one tensor."""
 
-    def __init__(self, observer: Observer, per_channel: bool):
-        self.observer = observer
+    def __init__(self, observer: Observer | None, per_channel: bool):
+        self.observer = observer  # None: the per-channel maxima only
         self.per_channel = per_channel
         self.channel_absmax: np.ndarray | None = None
 
     def update(self, array: np.ndarray) -> None:
-        self.observer.update(array)
+        if self.observer is not None:
+            self.observer.update(array)
         if self.per_channel and array.ndim and array.size:
             rows = array.reshape(-1, array.shape[-1])
             # max(|min|, |max|) per channel: two reductions, no |x| copy of the tensor
             absmax = np.maximum(rows.max(axis=0), -rows.min(axis=0)).astype(np.float64)
+            if self.observer is None and not np.all(np.isfinite(absmax)):  # what the observer would have said
+                raise ObserverError("observed tensor contains NaN or Inf values")
             self.channel_absmax = absmax if self.channel_absmax is None else np.maximum(self.channel_absmax, absmax)
 
     def to_dict(self) -> dict[str, Any]:
-        stats = self.observer.to_dict()
+        stats = self.observer.to_dict() if self.observer is not None else {}
         if self.channel_absmax is not None:
             stats[CHANNEL_ABSMAX_KEY] = [float(v) for v in self.channel_absmax]
         return stats
@@ -72,15 +77,21 @@ def calibrate(
     *,
     progress: bool | None = None,
     channel_statistics: bool = False,
+    observer_statistics: bool = True,
 ) -> list[ObserveOp]:
     """Run `samples` (an iterable of {input name: array}, read once) through the
     float `module` and store each observe op's statistics in its `stats`.
 
+    `observer_statistics=False` (with `channel_statistics`): only the per-channel maxima.
     Returns the observe ops. Errors name the sample index and input (bad data)
     or the observed tensor (e.g. NaN produced inside the model).
     """
     observes = [op for op in module.walk() if isinstance(op, ObserveOp)]
-    statistics = {op.key.data: _TensorStatistics(observer_for(op), channel_statistics) for op in observes}
+    if not (observer_statistics or channel_statistics):
+        raise ValueError("calibrate: observer_statistics=False keeps only the per-channel maxima; ask for them (channel_statistics=True)")
+    statistics = {
+        op.key.data: _TensorStatistics(observer_for(op) if observer_statistics else None, channel_statistics) for op in observes
+    }
     current_sample = [0]
 
     def on_observe(key: str, array: np.ndarray) -> None:

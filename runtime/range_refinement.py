@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.traits import Pure
@@ -112,8 +113,17 @@ def fake_quantize(x: np.ndarray, element: QuantizedType) -> np.ndarray:
     range the difference is nothing.)"""
     step, zero_point = element.scale_value, element.zero_point_value
     low, high = -(2 ** (element.bits - 1)), 2 ** (element.bits - 1) - 1
-    q = np.clip(np.floor(np.asarray(x, dtype=np.float64) / step + 0.5) + zero_point, low, high)
-    return ((q - zero_point) * step).astype(np.float32)
+    # clip(floor(x / step + 0.5) + zp) then (q - zp) * step, each step in place on one
+    # float64 copy: the same operations in the same order (bit for bit), 1 buffer instead of 7
+    q = np.array(x, dtype=np.float64)
+    q /= step
+    q += 0.5
+    np.floor(q, out=q)
+    q += zero_point
+    np.clip(q, low, high, out=q)
+    q -= zero_point
+    q *= step
+    return q.astype(np.float32)
 
 
 def candidate(element: QuantizedType, low_ratio: float, high_ratio: float, asymmetric: bool) -> QuantizedType:
@@ -212,10 +222,20 @@ def _batched(path: _Path, batch: np.ndarray, samples: Sequence[np.ndarray]) -> n
     return outputs
 
 
+def _squared_difference(output: np.ndarray, reference: np.ndarray) -> float:
+    """sum((output - reference)**2) in float64, as np.sum(np.square(...)) of the difference
+    (the same value), in one buffer."""
+    difference = np.asarray(output).astype(np.float64)
+    difference -= reference
+    np.square(difference, out=difference)
+    return float(np.sum(difference))
+
+
 class _Objective:
     """Weighted downstream squared error of a candidate quantization of one tensor."""
 
-    def __init__(self, samples: Sequence[np.ndarray], paths: Sequence[_Path], targets: Sequence[np.ndarray] | None = None):
+    def __init__(self, samples: Sequence[np.ndarray], paths: Sequence[_Path], targets: Sequence[np.ndarray] | None = None,
+                 target_paths: Sequence[_Path] | None = None):
         self.paths = paths
         self.samples = list(samples)
         targets = self.samples if targets is None else list(targets)
@@ -224,22 +244,24 @@ class _Objective:
         target_batch = np.concatenate(targets) if stackable else None
         self.references: list[np.ndarray | list[np.ndarray]] = []
         self.batches: list[bool] = []
-        for path in paths:
-            batched = None if self.batch is None else _batched(path, target_batch, targets)
+        for path, target_path in zip(paths, paths if target_paths is None else target_paths):
+            batched = None if self.batch is None else _batched(target_path, target_batch, targets)
             self.batches.append(batched is not None)
-            self.references.append(batched if batched is not None else [path(x) for x in targets])
+            self.references.append(batched if batched is not None else [target_path(x) for x in targets])
         self.weights = np.ones(len(paths))
 
     def errors(self, element: QuantizedType) -> np.ndarray:
         """Squared error at the end of each path, summed over the samples."""
         rounded_batch = None if self.batch is None else fake_quantize(self.batch, element)
-        rounded = [fake_quantize(x, element) for x in self.samples] if not all(self.batches) else []
+        rounded: list[np.ndarray] = []
+        if not all(self.batches):  # per sample: the batch's rows (elementwise, the same values), rounded once
+            rounded = [row[None] for row in rounded_batch] if rounded_batch is not None else [fake_quantize(x, element) for x in self.samples]
         errors = []
         for path, reference, batched in zip(self.paths, self.references, self.batches):
             if batched:
-                errors.append(float(np.sum(np.square(path(rounded_batch).astype(np.float64) - reference))))
+                errors.append(_squared_difference(path(rounded_batch), reference))
             else:
-                errors.append(sum(float(np.sum(np.square(path(r).astype(np.float64) - ref))) for r, ref in zip(rounded, reference)))
+                errors.append(sum(_squared_difference(path(r), ref) for r, ref in zip(rounded, reference)))
         return np.array(errors)
 
     def normalise_at(self, element: QuantizedType) -> float:
@@ -255,12 +277,13 @@ class _Objective:
 
 def refine_range(
     key: str, samples: Sequence[np.ndarray], paths: Sequence[_Path], mse: QuantizedType, asymmetric: bool,
-    targets: Sequence[np.ndarray] | None = None,
+    targets: Sequence[np.ndarray] | None = None, target_paths: Sequence[_Path] | None = None,
 ) -> RefinedRange:
     """The candidate of least downstream error (module docstring), starting from
-    `mse`: the error of the paths on the rounded `samples` against the paths on
+    `mse`: the error of the paths on the rounded `samples` against the paths (or
+    `target_paths`, the same paths through another network's weights) on
     `targets` (default: the samples unrounded)."""
-    objective = _Objective(samples, paths, targets)
+    objective = _Objective(samples, paths, targets, target_paths)
     best_value = objective.normalise_at(mse)
     best, ratios = mse, [1.0, 1.0]
     seen = {(mse.scale_value, mse.zero_point_value)}
@@ -307,12 +330,32 @@ def _fold_constants(function, constants: dict[SSAValue, np.ndarray]) -> None:
                 constants[result] = np.asarray(value)
 
 
+def _counterparts(module: ModuleOp, other: ModuleOp) -> dict[Any, Any]:
+    """Each op and value of `module`'s function -> the one at the same place in `other`'s
+    (a copy with other constants), checked op by op."""
+    function, beside = find_function(module), find_function(other)
+    pairs: dict[Any, Any] = dict(zip(function.args, beside.args))
+    body, other_body = list(function.body.block.ops), list(beside.body.block.ops)
+    if len(body) != len(other_body) or len(function.args) != len(beside.args):
+        raise RangeRefinementError("the target module is not shaped as the refined one (ops or inputs differ)")
+    for op, twin in zip(body, other_body):
+        if type(op) is not type(twin) or len(op.results) != len(twin.results):
+            raise RangeRefinementError(f"the target module differs from the refined one at {getattr(op, 'node_name', None) or op.name}")
+        pairs[op] = twin
+        pairs.update(zip(op.results, twin.results))
+    return pairs
+
+
 def refined_ranges(
-    calibrated: ModuleOp, samples: Sequence[Mapping[str, Any]], *, asymmetric: bool = True, float_target: bool = False
+    calibrated: ModuleOp, samples: Sequence[Mapping[str, Any]], *, asymmetric: bool = True, float_target: bool = False,
+    target: ModuleOp | None = None,
 ) -> list[RefinedRange]:
     """Refine, in the function's order, the range of every rounded tensor of the
     calibrated module (observes with a `quant`), on `samples` ({input name:
-    array}); the tensors after each one see it rounded to its refined range."""
+    array}); the tensors after each one see it rounded to its refined range.
+    `target`: a module of the same ops with other constants (e.g. the float weights
+    of a module whose weights are the compensated int8 ones): the paths' outputs are
+    compared with that module's paths on its own float walk (implies `float_target`)."""
     if not samples:
         raise RangeRefinementError("range refinement needs at least one calibration sample")
     interpreter = Interpreter(calibrated)
@@ -326,14 +369,16 @@ def refined_ranges(
     results: list[RefinedRange] = []
     # float_target: the paths' outputs are compared with those of the float network
     # (walked beside, unrounded), so a range may also offset the error upstream
-    float_walk = layer_stops(calibrated, samples, set(observes)) if float_target else None
+    twins = _counterparts(calibrated, target) if target is not None else {op: op for op in observes}
+    target_function = find_function(target) if target is not None else function
+    float_walk = layer_stops(target if target is not None else calibrated, samples, {twins[op] for op in observes}) if float_target or target is not None else None
 
     def refine(op: Operation, inputs: list[np.ndarray], constants: dict[SSAValue, np.ndarray]) -> None:
         assert isinstance(op, ObserveOp)
-        targets = None
+        targets, target_paths = None, None
         if float_walk is not None:
-            beside, targets, _ = next(float_walk)
-            assert beside is op
+            beside, targets, target_constants = next(float_walk)
+            assert beside is twins[op]
         if op.quant is None or not _is_rounded(op.input):
             return
         _fold_constants(function, constants)
@@ -343,13 +388,19 @@ def refined_ranges(
         # the same error, on all the calibration data
         if found != [()]:
             paths = [_Path(op.input, path, constants) for path in found]
+            if target is not None:
+                _fold_constants(target_function, target_constants)
+                target_paths = [_Path(twins[op.input], tuple(twins[o] for o in path), target_constants) for path in found]
             with np.errstate(all="ignore"):
-                refined = refine_range(op.key.data, inputs, paths, op.quant, asymmetric, targets)
+                refined = refine_range(op.key.data, inputs, paths, op.quant, asymmetric, targets, target_paths)
             results.append(refined)
             chosen = refined.chosen
         inputs[:] = [fake_quantize(x, chosen) for x in inputs]  # what the readers now read
 
-    walk_layers(calibrated, samples, set(observes), refine)
+    # one BLAS thread (as weight rounding): on busy cores a pool waiting for preempted threads
+    # is several times slower; the refinement's candidates are many small products
+    with threadpool_limits(limits=1, user_api="blas"):
+        walk_layers(calibrated, samples, set(observes), refine)
     return results
 
 

@@ -116,7 +116,8 @@ def channel_group_plans_from(
     _require_reiterable(calibration_data, CHANNEL_GROUPS_HINT)
     statistics = module.clone()
     insert_observers_pass(config.calibration_method).apply(sima_context(), statistics)
-    calibrate(statistics, calibration_data, progress=progress, channel_statistics=True)
+    # the plans read the per-channel maxima only: the method's statistics are not gathered
+    calibrate(statistics, calibration_data, progress=progress, channel_statistics=True, observer_statistics=False)
     return channel_group_plans(statistics, leave=leave), _SecondReading(calibration_data, CHANNEL_GROUPS_HINT)
 
 
