@@ -8,8 +8,15 @@ inputs (seed 1), then build each configuration from that calibration:
     +logit      ranges re-chosen for the error at the logits (`runtime/logit_ranges.py`,
                 on the first --logit-samples calibration inputs)
     +rr         ranges re-chosen for the error at the next conv (`with_range_refinement`)
+    +rrf        +rr against the float network's paths (`float_target=True`)
     +comp       weights and biases fitted to compensate the int8 activations
                 (`with_activation_compensation`)
+    +alt        +comp, then --alt-rounds rounds of: ranges re-chosen on the compensated
+                network, compensation refitted (`runtime/compensated_ranges.py`)
+    +altf       +alt with the ranges chosen for the error against the float network's
+                next-layer outputs (the paths through the float weights on the float tensors)
+    +gncomp     +comp with each depthwise conv's rows weighted by the slope of its activation at the
+                float output (Gauss-Newton, `runtime/weighted_compensation.py`)
     +groups     conv -> f -> depthwise blocks whose channels span very different ranges split
                 into two channel groups (`passes/split_channel_groups.py`, chosen by
                 `runtime/channel_groups.py` from a first calibration; --group-blocks: only
@@ -22,14 +29,14 @@ inputs (seed 1), then build each configuration from that calibration:
                 `channel_groups.plans_chosen_by`); the scores are printed
 
 and measure, bit-exact, the output SQNR (dB) / top-1 agreement (%) with fp32 on
---evaluation inputs (seed 2) and the top-1 on --extra-evaluation more (seed 3),
+--evaluation inputs (seed 2) and on --extra-evaluation more (seed 3),
 and the CPU seconds each configuration's own steps took (plus the calibration's,
 printed once; the steps a configuration shares with another, e.g. the groups'
 second calibration, count for each).
 
     python bench/bench_top1_techniques.py [--only cls,orientation] [--configs int8,+comp,+groups,+groups+comp]
         [--calibration 32] [--evaluation 100] [--extra-evaluation 300] [--logit-samples 32] [--group-blocks 0] [--group-min-gain 10]
-        [--rr-samples 16]
+        [--rr-samples 16] [--alt-rounds 1] [--calibration-seed 1]
 """
 
 from __future__ import annotations
@@ -47,12 +54,12 @@ class Configurations:
     step) run once and their seconds count for every configuration using them."""
 
     def __init__(self, float_module, calibration, config, *, group_blocks: int = 0, group_min_gain: float | None = None,
-                 logit_samples: int = 32, rr_samples: int | None = None):
+                 logit_samples: int = 32, rr_samples: int | None = None, alt_rounds: int = 1):
         from afe.core.calibration_pipeline import calibrate_module
 
         self.float_module, self.calibration, self.config = float_module, calibration, config
         self.group_blocks, self.group_min_gain, self.logit_samples = group_blocks, group_min_gain, logit_samples
-        self.rr_samples = rr_samples
+        self.rr_samples, self.alt_rounds = rr_samples, alt_rounds
         start = time.process_time()
         self.plain = calibrate_module(float_module, calibration, config, progress=False)
         self.calibration_seconds = time.process_time() - start
@@ -129,13 +136,14 @@ class Configurations:
         from runtime.logit_ranges import logit_refined_module
         from runtime.range_refinement import RANGE_REFINEMENT_SAMPLES, range_refined_module
 
-        steps = ("+groups" in label and "+groupscal" not in label, "+rr" in label, "+logit" in label, "+groupscal" in label)
+        steps = ("+groups" in label and "+groupscal" not in label, "+rr" in label, "+logit" in label, "+groupscal" in label, "+rrf" in label)
         if steps not in self.refined:
             calibrated = self._grouped() if steps[0] else self._chosen_grouped() if steps[3] else self.plain
             note = ""
             start = time.process_time()  # the groups' step is counted apart (shared by the configs without +rr too)
             if steps[1]:
-                calibrated, _ = range_refined_module(calibrated, self.calibration[: self.rr_samples or RANGE_REFINEMENT_SAMPLES])
+                calibrated, _ = range_refined_module(calibrated, self.calibration[: self.rr_samples or RANGE_REFINEMENT_SAMPLES],
+                                                     float_target=steps[4])
             if steps[2]:
                 calibrated, history = logit_refined_module(calibrated, self.calibration[: self.logit_samples])
                 note = f"  logit objective {history[0]:.4g} -> {history[-1]:.4g}"
@@ -145,12 +153,25 @@ class Configurations:
     def quantized(self, label: str):
         """`label`'s quantized module, its note and the seconds its own steps took."""
         from passes.quantize import quantize_module
+        from runtime.range_refinement import RANGE_REFINEMENT_SAMPLES
         from runtime.weight_rounding import WEIGHT_ROUNDING_SAMPLES, weight_rounded_module
 
         calibrated, note, earlier = self.calibrated(label)
         earlier += self.group_seconds["chosen" if "+groupscal" in label else "fixed"] if "+groups" in label else 0.0
         start = time.process_time()
+        if "+alt" in label:
+            from runtime.compensated_ranges import alternated_module
+
+            quantized, _, history = alternated_module(calibrated, self.config, self.calibration, rounds=self.alt_rounds, float_target="+altf" in label,
+                                                      refinement_samples=self.rr_samples or RANGE_REFINEMENT_SAMPLES)
+            note += "  ranges moved per round: " + ", ".join(str(len(r.moved)) for r in history)
+            return quantized, note, earlier + time.process_time() - start
         quantized = quantize_module(calibrated, self.config)
+        if "+gncomp" in label:
+            from runtime.weighted_compensation import activation_weighted_accumulator
+
+            quantized, _ = weight_rounded_module(quantized, calibrated, self.calibration[:WEIGHT_ROUNDING_SAMPLES], compensate=True,
+                                                 accumulator_for=activation_weighted_accumulator, progress=False)
         if "+comp" in label:
             quantized, _ = weight_rounded_module(quantized, calibrated, self.calibration[:WEIGHT_ROUNDING_SAMPLES], compensate=True,
                                                  progress=False)
@@ -168,6 +189,8 @@ def main() -> int:
     parser.add_argument("--group-blocks", type=int, default=0, help="+groups: split at most this many blocks (0: all chosen)")
     parser.add_argument("--group-min-gain", type=float, default=None, help="+groups: channel_groups.MIN_GAIN instead of its default")
     parser.add_argument("--rr-samples", type=int, default=None, help="+rr: calibration inputs the refinement runs on (default RANGE_REFINEMENT_SAMPLES)")
+    parser.add_argument("--calibration-seed", type=int, default=1, help="seed of the calibration inputs (the bench of record: 1)")
+    parser.add_argument("--alt-rounds", type=int, default=1, help="+alt: rounds of ranges re-chosen on the compensated network")
     args = parser.parse_args()
 
     root = Path(__file__).resolve().parent.parent
@@ -184,7 +207,7 @@ def main() -> int:
     config = default_quantization
     for name in [n for n in args.only.split(",") if n]:
         net = load_real_net(name)
-        calibration = nhwc_samples(name, args.calibration, seed=1)
+        calibration = nhwc_samples(name, args.calibration, seed=args.calibration_seed)
         evaluation = nhwc_samples(name, args.evaluation, seed=2)
         extra = nhwc_samples(name, args.extra_evaluation, seed=3) if args.extra_evaluation else []
         float_module = partitioned_float_module(net.module)
@@ -192,9 +215,10 @@ def main() -> int:
         expected = [reference.run(s)[0] for s in evaluation]
         expected_extra = [reference.run(s)[0] for s in extra]
         configurations = Configurations(float_module, calibration, config, group_blocks=args.group_blocks,
-                                        group_min_gain=args.group_min_gain, logit_samples=args.logit_samples, rr_samples=args.rr_samples)
+                                        group_min_gain=args.group_min_gain, logit_samples=args.logit_samples, rr_samples=args.rr_samples,
+                                        alt_rounds=args.alt_rounds)
         print(f"\n== {name}: calibration {args.calibration} ({configurations.calibration_seconds:.1f} s), evaluation {args.evaluation}, "
-              f"+{len(extra)}; output SQNR dB / top-1 % (+{len(extra)}: top-1 %), CPU seconds beyond calibration", flush=True)
+              f"+{len(extra)}; output SQNR dB / top-1 % (+{len(extra)}: SQNR / top-1 %), CPU seconds beyond calibration", flush=True)
         for label in [c for c in args.configs.split(",") if c]:
             had_groups = configurations.grouped is not None, configurations.chosen_grouped is not None
             quantized, note, seconds = configurations.quantized(label)
@@ -205,7 +229,8 @@ def main() -> int:
             model = Model(quantized, name=name, float_reference=float_module, config=config)
             outputs = [model.execute(s)[0] for s in evaluation]
             outputs_extra = [model.execute(s)[0] for s in extra]
-            extra_cell = f" (+{len(extra)}: {100 * top1_agreement(expected_extra, outputs_extra):5.1f})" if extra else ""
+            extra_cell = (f" (+{len(extra)}: {sqnr_db(expected_extra, outputs_extra):5.2f} / {100 * top1_agreement(expected_extra, outputs_extra):5.1f})"
+                          if extra else "")
             print(f"{label:<22} {sqnr_db(expected, outputs):6.2f} / {100 * top1_agreement(expected, outputs):5.1f}{extra_cell}"
                   f"  {seconds:6.1f} s{note}", flush=True)
     return 0

@@ -770,6 +770,7 @@ def weight_rounded_module(
     *,
     sequential: bool = False,
     compensate: bool = False,
+    accumulator_for: Any = None,
     progress: bool | None = None,
     progress_file: TextIO | None = None,
 ) -> tuple[ModuleOp, RoundingReport]:
@@ -779,7 +780,9 @@ def weight_rounded_module(
     node names) as the target; and the per-layer report. With `compensate`, each
     layer's weights and bias are fitted so that on the inputs the re-rounded
     quantized prefix produces they give the float layer's output on the float
-    inputs (`round_compensated_layer`; implies `sequential`)."""
+    inputs (`round_compensated_layer`; implies `sequential`). `accumulator_for(op, float_op,
+    float_weight, float_bias)`, if given, may return another `CompensationAccumulator` for a
+    layer (e.g. rows weighted, `runtime/weighted_compensation.py`); None keeps the plain one."""
     rounded = quantized.clone()
     layers = _layers(rounded, float_module)
     report = RoundingReport({})
@@ -797,7 +800,7 @@ def weight_rounded_module(
     # one BLAS thread: on busy cores a pool waiting for preempted threads is many times slower
     with bar, threadpool_limits(limits=1, user_api="blas"):
         if compensate:
-            _compensate(rounded, float_module, layers, samples, report, bar)
+            _compensate(rounded, float_module, layers, samples, report, bar, accumulator_for)
         elif sequential:
             by_op = {op: weight for op, _, weight in layers}
             interpreter_specs = _input_specs(rounded)
@@ -835,6 +838,7 @@ def _compensate(
     samples: Iterable[Mapping[str, Any]],
     report: RoundingReport,
     bar: tqdm,
+    accumulator_for: Any = None,
 ) -> None:
     """Record compensating weights on every layer of `rounded`, walking the quantized
     and the float function side by side over all samples (each layer of the quantized
@@ -858,7 +862,8 @@ def _compensate(
         return reached.pop(name)
 
     def before(op, inputs: list[np.ndarray], constants: dict[SSAValue, np.ndarray]) -> None:
-        accumulator = CompensationAccumulator(GemmInputs.of(op))
+        accumulator = accumulator_for(op, float_ops[op.node_name], *targets[op]) if accumulator_for else None
+        accumulator = accumulator or CompensationAccumulator(GemmInputs.of(op))
         element = op.input.type.element_type
         for index, (float_input, quantized_input) in enumerate(zip(float_inputs(op.node_name), inputs)):
             accumulator.add(index % COMPENSATION_FOLDS, float_input, _real(quantized_input, element))
