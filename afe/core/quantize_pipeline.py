@@ -273,13 +273,24 @@ def quantize_float_module(
     if resolved.range_refinement and recorder is not None:
         asymmetric = resolved.activation_quantization_scheme.asymmetric
         calibrated, _ = range_refined_module(calibrated, recorder.samples[:RANGE_REFINEMENT_SAMPLES], asymmetric=asymmetric)
+    quantized = quantize_calibrated(calibrated, resolved, recorder.samples if recorder is not None else [], progress=progress)
+    return QuantizedModules(quantized=quantized, float_reference=float_reference, config=resolved)
+
+
+def quantize_calibrated(
+    calibrated: ModuleOp, resolved: QuantizationParams, samples: list[Mapping[str, Any]], *, progress: bool | None = None
+) -> ModuleOp:
+    """The steps after calibration: quantize the calibrated module, then weight rounding /
+    compensation and bias correction if `resolved` asks, on the first `samples` (the first
+    calibration samples); several quantizations of one calibration share it
+    (`afe/apis/mixed_precision.py`)."""
     quantized = quantize_module(calibrated, resolved)
     # both against the float module the layers were quantized from (equalized / smoothed)
-    if rounding and recorder is not None:
-        samples = recorder.samples[:WEIGHT_ROUNDING_SAMPLES]
+    if (resolved.weight_rounding or resolved.activation_compensation) and samples:
         compensate = resolved.activation_compensation
-        quantized, _ = weight_rounded_module(quantized, calibrated, samples, compensate=compensate, progress=progress)
-    if correcting and recorder is not None:
-        samples = recorder.samples[:BIAS_CORRECTION_SAMPLES]
-        quantized = bias_corrected_module(quantized, calibrated, samples, resolved.biascorr_type, progress=progress)
-    return QuantizedModules(quantized=quantized, float_reference=float_reference, config=resolved)
+        rounding_samples = samples[:WEIGHT_ROUNDING_SAMPLES]
+        quantized, _ = weight_rounded_module(quantized, calibrated, rounding_samples, compensate=compensate, progress=progress)
+    if resolved.biascorr_type is not BiasCorrectionType.NONE and samples:
+        correction_samples = samples[:BIAS_CORRECTION_SAMPLES]
+        quantized = bias_corrected_module(quantized, calibrated, correction_samples, resolved.biascorr_type, progress=progress)
+    return quantized
