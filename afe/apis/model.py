@@ -115,7 +115,8 @@ class Model:
                 mode: the program emulated as one onnxruntime graph, on
                 onnxruntime's int8 kernels for all-int8 programs
                 (`runtime.onnx_backend.integer_emulation`; SIMA_FAST_FORM=float
-                asks for the float form), else in float32 (`runtime.onnx_backend.
+                asks for the float form, which programs with most convolutions in
+                channel-grouped blocks run too), else in float32 (`runtime.onnx_backend.
                 fused_emulation`): requantizations rounded by onnxruntime, tables
                 computed as their float function; not bit exact;
                 SIMA_RUNTIME=numpy runs fast mode's NumPy kernels instead
