@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from cpu_timing import limit_blas_threads  # bench/: the script's folder is on sys.path
 
 
 def main() -> int:
@@ -31,8 +32,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="threads for BLAS and onnxruntime (0: their defaults)")
     args = parser.parse_args()
     if args.threads:
-        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[variable] = str(args.threads)
+        limit_blas_threads(args.threads)
 
     # imported after the thread settings, which BLAS reads at load time
     import numpy as np

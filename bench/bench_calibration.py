@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cpu_timing import limit_blas_threads  # bench/: the script's folder is on sys.path
+
 # (our method, onnxruntime's calibrate method or None,
 #  create_calibrator extra_options, quantize_static extra_options): same percentile, asymmetric ranges
 METHODS = [
@@ -53,8 +55,7 @@ def main() -> int:
     parser.add_argument("--ort-default-threads", action="store_true",
                         help="leave onnxruntime's thread pools at their default size (one per core)")
     args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(args.threads)
+    limit_blas_threads(args.threads)
 
     import numpy as np
     import onnxruntime

@@ -47,12 +47,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import statistics
 import sys
 from pathlib import Path
 
-from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
+from cpu_timing import cpu_median, limit_blas_threads  # bench/: the script's folder is on sys.path
 
 
 def main() -> int:
@@ -64,8 +63,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians printed)")
     parser.add_argument("--compiled", action="store_true", help="also the compiled-lookup estimate (numba)")
     args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
+    limit_blas_threads(1)
 
     import numpy as np
     import onnxruntime

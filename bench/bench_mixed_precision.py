@@ -81,7 +81,7 @@ def main() -> int:
     from afe.apis.model import Model
     from afe.core.quantize_pipeline import partitioned_float_module
     from runtime.interpreter import Interpreter
-    from runtime.mixed_precision import logits_module, sample_errors
+    from runtime.mixed_precision import compared_at, sample_errors
     from runtime.onnx_backend.program import OnnxProgram
 
     logging.getLogger().setLevel(logging.ERROR)
@@ -100,8 +100,7 @@ def main() -> int:
         expected = [net.execute(s) for s in evaluation]
         expected_extra = [net.execute(s) for s in extra]
         float_reference = partitioned_float_module(net.module)
-        compared = (lambda module: logits_module(module)[0]) if args.measured_at == "logits" else (lambda module: module)  # noqa: E731
-        centre_axes = logits_module(float_reference)[1] if args.measured_at == "logits" else []
+        compared, centre_axes = compared_at(float_reference, args.measured_at)
         compared_float = Interpreter(compared(float_reference))
         expected_calibration = [compared_float.run(s) for s in calibration]
 

@@ -53,6 +53,8 @@ import sys
 import time
 from pathlib import Path
 
+from cpu_timing import limit_blas_threads  # bench/: the script's folder is on sys.path
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -67,8 +69,7 @@ def main() -> int:
                         help="also each width quantized with_channel_groups() (rows int8+g, int16+g)")
     args = parser.parse_args()
     if args.threads:
-        for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[variable] = str(args.threads)
+        limit_blas_threads(args.threads)
 
     # imported after the thread settings, which BLAS reads at load time
     import numpy as np

@@ -1,7 +1,8 @@
-"""CPU-time medians shared by the profiling scripts of `bench/`."""
+"""CPU-time medians and the BLAS thread setting shared by the scripts of `bench/`."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -18,3 +19,10 @@ def cpu_median(run: Callable[[], object], count: int, warmup: int = 0) -> float:
         run()
         times.append(time.process_time() - start)
     return statistics.median(times)
+
+
+def limit_blas_threads(count: int | str) -> None:
+    """The thread count OpenMP / OpenBLAS / MKL start with: call it before NumPy is imported
+    (BLAS reads it when it loads)."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(count)

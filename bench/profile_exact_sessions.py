@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
+from cpu_timing import cpu_median, limit_blas_threads  # bench/: the script's folder is on sys.path
 
 
 def kernel_times(files: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -55,8 +55,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=12, help="rows per table")
     parser.add_argument("--form", choices=("exact", "float"), default="exact", help="EXACT_FORM (default) or EXACT_FLOAT_FORM")
     args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
+    limit_blas_threads(1)
 
     # imported after the thread settings, which BLAS reads at load time
     import numpy as np

@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import collections
 import logging
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
+from cpu_timing import cpu_median, limit_blas_threads  # bench/: the script's folder is on sys.path
 
 
 def main() -> int:
@@ -33,8 +32,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="timed runs")
     parser.add_argument("--top", type=int, default=0, help="also list the slowest steps")
     args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
+    limit_blas_threads(1)
 
     # imported after the thread settings, which BLAS reads at load time
     import numpy as np

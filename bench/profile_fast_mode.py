@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
-from cpu_timing import cpu_median  # bench/: the script's folder is on sys.path
+from cpu_timing import cpu_median, limit_blas_threads  # bench/: the script's folder is on sys.path
 
 
 CONV_KINDS = ("Conv", "FusedConv", "QLinearConv", "NhwcFusedConv")
@@ -79,8 +79,7 @@ def main() -> int:
     parser.add_argument("--save", default="", help="directory for the sessions' optimized models")
     parser.add_argument("--convs", action="store_true", help="also each convolution's time next to fp32's, in order")
     args = parser.parse_args()
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
+    limit_blas_threads(1)
     if args.form != "default":
         os.environ["SIMA_FAST_FORM"] = args.form
 

@@ -190,6 +190,15 @@ def logits_module(module: ModuleOp) -> tuple[ModuleOp, list[int | None]]:
     return copy, axes
 
 
+def compared_at(float_reference: ModuleOp, measured_at: str) -> tuple[Callable[[ModuleOp], ModuleOp], list[int | None]]:
+    """What a module is compared by, at `measured_at`: "logits" (`logits_module`: a module's
+    softmax outputs replaced by their inputs, each centred along its softmax's axis) or
+    "outputs" (as they are); and those axes, for `sample_errors`."""
+    if measured_at == "logits":
+        return (lambda module: logits_module(module)[0]), logits_module(float_reference)[1]
+    return (lambda module: module), []
+
+
 def output_sqnr_db(reference: Sequence[Sequence[np.ndarray]], produced: Sequence[Sequence[np.ndarray]]) -> float:
     """10 log10(signal / noise) over every element of every float output of every sample
     (`reference[i]` and `produced[i]`: sample i's outputs); inf when they are equal."""
@@ -340,6 +349,7 @@ __all__ = [
     "Int16Search",
     "Int16Step",
     "int16_candidates",
+    "compared_at",
     "logits_module",
     "node_work",
     "SampleErrors",

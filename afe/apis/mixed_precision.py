@@ -253,17 +253,15 @@ def _search(loaded_net, samples, config, budget, measured_at, ranking_samples,
     """Calibrate once, then rank and walk (runtime/mixed_precision.py); the search and the
     config's own per-node options (names resolved as the quantized model has them)."""
     from afe.apis.model import Model
-    from afe.core.calibration_pipeline import calibrate_module
     from afe.core.quantize_pipeline import (
-        equalized_module,
+        calibrate_float_module,
         partitioned_float_module,
         quantize_calibrated,
         resolve_custom_configs,
     )
     from passes.name_nodes import unknown_names_message
     from runtime.interpreter import Interpreter
-    from runtime.mixed_precision import int16_candidates, logits_module, sample_errors, search_int16_nodes
-    from runtime.range_refinement import RANGE_REFINEMENT_SAMPLES, range_refined_module
+    from runtime.mixed_precision import compared_at, int16_candidates, sample_errors, search_int16_nodes
 
     float_reference = partitioned_float_module(loaded_net.module, config.node_names)
     resolved = resolve_custom_configs(float_reference, loaded_net.module, config)
@@ -288,13 +286,10 @@ def _search(loaded_net, samples, config, budget, measured_at, ranking_samples,
     if not found:
         raise _error("the net has no MLA node that int16 can help")
 
-    to_calibrate = equalized_module(float_reference) if resolved.channel_equalization else float_reference
-    calibrated = calibrate_module(to_calibrate, samples, resolved, progress=False)
-    if resolved.range_refinement:
-        asymmetric = resolved.activation_quantization_scheme.asymmetric
-        calibrated, _ = range_refined_module(calibrated, samples[:RANGE_REFINEMENT_SAMPLES], asymmetric=asymmetric)
-    compared = (lambda module: logits_module(module)[0]) if measured_at == "logits" else (lambda module: module)  # noqa: E731
-    centre_axes = logits_module(float_reference)[1] if measured_at == "logits" else []
+    # the candidates were checked first (a cheap partition): calibration is the long step
+    calibration = calibrate_float_module(loaded_net.module, samples, config, progress=False)
+    float_reference, resolved, calibrated = calibration.float_reference, calibration.config, calibration.calibrated
+    compared, centre_axes = compared_at(float_reference, measured_at)
     reference_interpreter = Interpreter(compared(float_reference))
     reference = [reference_interpreter.run(sample) for sample in samples]
     ranking_count = len(samples) if ranking_samples is None else min(ranking_samples, len(samples))

@@ -86,6 +86,19 @@ class QuantizedModules:
     config: QuantizationParams
 
 
+@dataclasses.dataclass(frozen=True)
+class CalibratedModules:
+    """What calibration produces (`calibrate_float_module`): the calibrated module, the float
+    module it came from (partitioned, named, split into channel groups if asked), the config
+    with every node name resolved, and the first calibration samples the steps after
+    calibration read (`quantize_calibrated`; empty where none of them is asked for)."""
+
+    calibrated: ModuleOp
+    float_reference: ModuleOp
+    config: QuantizationParams
+    samples: list[Mapping[str, Any]]
+
+
 def _error(message: str) -> UserFacingException:
     return UserFacingException(message, ExceptionFuncType.LOADED_NET_QUANTIZE)
 
@@ -244,6 +257,22 @@ def quantize_float_module(
     """Quantize a copy of the float `module` (left untouched) with `config`,
     calibrating on `calibration_data` (an iterable of {input name: array}, read
     once, with a progress bar on a terminal unless `progress` says otherwise)."""
+    calibration = calibrate_float_module(module, calibration_data, config, progress=progress)
+    quantized = quantize_calibrated(calibration.calibrated, calibration.config, calibration.samples, progress=progress)
+    return QuantizedModules(quantized=quantized, float_reference=calibration.float_reference, config=calibration.config)
+
+
+def calibrate_float_module(
+    module: ModuleOp,
+    calibration_data: Iterable[Mapping[str, Any]],
+    config: QuantizationParams,
+    *,
+    progress: bool | None = None,
+) -> CalibratedModules:
+    """The steps of `quantize_float_module` up to the calibrated module: partition and name
+    a copy of `module`, resolve the per-node options, equalize, split into channel groups,
+    calibrate, refine ranges, as `config` asks; several quantizations of one calibration
+    share it (`afe/apis/mixed_precision.py`)."""
     float_reference = partitioned_float_module(module, config.node_names)
     resolved = resolve_custom_configs(float_reference, module, config)
     to_calibrate = equalized_module(float_reference) if resolved.channel_equalization else float_reference
@@ -273,8 +302,7 @@ def quantize_float_module(
     if resolved.range_refinement and recorder is not None:
         asymmetric = resolved.activation_quantization_scheme.asymmetric
         calibrated, _ = range_refined_module(calibrated, recorder.samples[:RANGE_REFINEMENT_SAMPLES], asymmetric=asymmetric)
-    quantized = quantize_calibrated(calibrated, resolved, recorder.samples if recorder is not None else [], progress=progress)
-    return QuantizedModules(quantized=quantized, float_reference=float_reference, config=resolved)
+    return CalibratedModules(calibrated, float_reference, resolved, recorder.samples if recorder is not None else [])
 
 
 def quantize_calibrated(
