@@ -24,7 +24,13 @@ and, per model, the seconds each of our configurations took to quantize
 (calibration included). For the classifiers, a second line per model measures
 on --extra-evaluation more inputs (seed 3): the top-1 agreement of the outputs,
 that of the logits (the softmax's input, dequantized: the int8 output
-probabilities tie near 50/50 where the logits do not), and the logit SQNR.
+probabilities tie near 50/50 where the logits do not), and the logit SQNR;
+and a third line, `truth`, on the evaluation and extra inputs together: each
+configuration's top-1 against the inputs' true class (`test/models.py`'s
+`true_classes`: cls upside down or not, orientation the document's turn), fp32's
+at the end, and its top-1 agreement with fp32 on the inputs where fp32 decides
+(log-probability margin between its two best classes >= 0.5; the others are
+near-ties that any small error can turn).
 
 Each cell: SQNR in dB of the quantized model's outputs against the same
 framework's fp32 outputs, SQNR = 10 log10(sum ref^2 / sum (ref - q)^2) over
@@ -59,6 +65,22 @@ from pathlib import Path
 import numpy as np
 
 CLASSIFIERS = ("cls", "orientation")
+DECIDED_MARGIN = 0.5  # fp32 log-probability margin above which an input counts as decided
+
+
+def top1_margin(outputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Per sample, the log-probability margin between fp32's two best classes."""
+    logs = np.log(np.maximum(np.concatenate([np.reshape(o, (1, -1)) for o in outputs]).astype(np.float64), 1e-30))
+    best = np.sort(logs, axis=1)
+    return best[:, -1] - best[:, -2]
+
+
+def truth_cell(outputs: Sequence[np.ndarray], truth: np.ndarray, reference: Sequence[np.ndarray]) -> str:
+    """Top-1 % against the true classes / agreement % with fp32 where fp32 decides."""
+    predicted = np.array([int(np.argmax(o)) for o in outputs])
+    expected = np.array([int(np.argmax(r)) for r in reference])
+    decided = top1_margin(reference) >= DECIDED_MARGIN
+    return f"{100 * np.mean(predicted == truth):5.1f}/{100 * np.mean((predicted == expected)[decided]):5.1f}"
 
 
 def sqnr_db(reference: Sequence[np.ndarray], approximation: Sequence[np.ndarray]) -> float:
@@ -178,7 +200,7 @@ def main() -> int:
     from afe.apis.defines import MinMaxMethod, default_quantization, int16_quantization
     from afe.apis.loaded_net import load_model
     from afe.load.importers.general_importer import onnx_source
-    from models import REAL_MODELS, real_inputs
+    from models import REAL_MODELS, real_inputs, true_classes
 
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's notes on nodes left in float
     nearest8, nearest16 = default_quantization.with_weight_rounding(False), int16_quantization.with_weight_rounding(False)
@@ -222,17 +244,23 @@ def main() -> int:
         extra = {}
         extra_nchw = real_inputs(name, args.extra_evaluation, seed=3) if name in CLASSIFIERS else []
         extra_reference = logits(net.module, nhwc(extra_nchw)) if extra_nchw else None
+        # the true classes' inputs: the evaluation's, and the extra ones where every column has them
+        pooled = name in CLASSIFIERS
+        with_extra = pooled and extra_reference is not None and not args.fast_mode
+        truth = np.concatenate([true_classes(name, evaluation_count, seed=2),
+                                *([true_classes(name, len(extra_nchw), seed=3)] if with_extra else [])]) if pooled else None
+        truth_reference = [*reference, *([o for o, _ in extra_reference] if with_extra else [])]
+        truth_outputs: dict[str, list[np.ndarray]] = {}
         for label, config in ours.items():
             start = time.perf_counter()
             model = net.quantize(nhwc(calibration_nchw), config)
             quantize_seconds[label] = time.perf_counter() - start
-            results[label] = measure(
-                label,
-                lambda: (reference, [model.execute(s, fast_mode=args.fast_mode)[0] for s in nhwc(evaluation_nchw)]),
-                classify,
-            )
+            evaluated = [model.execute(s, fast_mode=args.fast_mode)[0] for s in nhwc(evaluation_nchw)]
+            results[label] = measure(label, lambda: (reference, evaluated), classify)
+            truth_outputs[label] = evaluated
             if extra_reference is not None and not args.fast_mode:
                 outputs, logit_values = zip(*logits(model.module, nhwc(extra_nchw)))
+                truth_outputs[label] = [*evaluated, *outputs]
                 reference_outputs, reference_logits = zip(*extra_reference)
                 extra[label] = (
                     f"{100 * top1_agreement(reference_outputs, outputs):5.1f}/{100 * top1_agreement(reference_logits, logit_values):5.1f}"
@@ -247,6 +275,8 @@ def main() -> int:
                     lambda: ([feed(fp32, x) for x in evaluation_nchw], [feed(quantized, x) for x in evaluation_nchw]),
                     classify,
                 )
+                if pooled:
+                    truth_outputs[f"ort {method.lower()}"] = [feed(quantized, x) for x in [*evaluation_nchw, *(extra_nchw if with_extra else [])]]
 
         def cell(result: dict) -> str:
             top1 = "" if result["top1"] is None else f" / {100 * result['top1']:5.1f}"
@@ -258,9 +288,14 @@ def main() -> int:
         print(f"{'':<12} {'quantize':>8} " + " ".join(f"{f'{quantize_seconds[c]:.1f} s':>18}" for c in ours), flush=True)
         if extra:
             print(f"{'':<12} {f'+{len(extra_nchw)}':>8} " + " ".join(f"{extra.get(c, ''):>18}" for c in ours), flush=True)
+        if pooled:
+            fp32_top1 = 100 * np.mean(np.array([int(np.argmax(r)) for r in truth_reference]) == truth)
+            print(f"{'':<12} {f'truth {len(truth)}':>8} " + " ".join(f"{truth_cell(truth_outputs[c], truth, truth_reference):>18}" for c in columns)
+                  + f"   fp32 {fp32_top1:5.1f}", flush=True)
     print("top-1: per sample for cls / orientation, per character position for rec; det has none")
     if args.extra_evaluation and not args.fast_mode:
         print(f"+{args.extra_evaluation} (classifiers, seed 3, bit-exact): top-1 % of the outputs / top-1 % of the logits / logit SQNR dB")
+    print(f"truth (classifiers): top-1 % against the true class / top-1 agreement % with fp32 where fp32's margin >= {DECIDED_MARGIN}; fp32's own top-1 at the end")
     return 0
 
 

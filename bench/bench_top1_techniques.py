@@ -32,11 +32,19 @@ and measure, bit-exact, the output SQNR (dB) / top-1 agreement (%) with fp32 on
 --evaluation inputs (seed 2) and on --extra-evaluation more (seed 3),
 and the CPU seconds each configuration's own steps took (plus the calibration's,
 printed once; the steps a configuration shares with another, e.g. the groups'
-second calibration, count for each).
+second calibration, count for each). On all those inputs together (`truth`): the
+top-1 against the inputs' true class (`test/models.py` `true_classes`; fp32's in
+the header) and the agreement with fp32 where fp32's log-probability margin is
+at least 0.5 (`bench_quantization_accuracy.DECIDED_MARGIN`).
+
+--calibration-seeds 1,4,5 repeats all of it for each seed of the calibration inputs
+(32 other real inputs each; seeds 2 and 3 are the evaluation's and refused) and ends
+with a summary per configuration over the seeds: mean [min, max] of each figure,
+and on how many seeds the top-1 agreement on the --evaluation inputs is >= 98 %.
 
     python bench/bench_top1_techniques.py [--only cls,orientation] [--configs int8,+comp,+groups,+groups+comp]
         [--calibration 32] [--evaluation 100] [--extra-evaluation 300] [--logit-samples 32] [--group-blocks 0] [--group-min-gain 10]
-        [--rr-samples 16] [--alt-rounds 1] [--calibration-seed 1]
+        [--rr-samples 16] [--alt-rounds 1] [--calibration-seeds 1]
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ import logging
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 class Configurations:
@@ -189,51 +199,95 @@ def main() -> int:
     parser.add_argument("--group-blocks", type=int, default=0, help="+groups: split at most this many blocks (0: all chosen)")
     parser.add_argument("--group-min-gain", type=float, default=None, help="+groups: channel_groups.MIN_GAIN instead of its default")
     parser.add_argument("--rr-samples", type=int, default=None, help="+rr: calibration inputs the refinement runs on (default RANGE_REFINEMENT_SAMPLES)")
-    parser.add_argument("--calibration-seed", type=int, default=1, help="seed of the calibration inputs (the bench of record: 1)")
+    parser.add_argument("--calibration-seeds", "--calibration-seed", default="1",
+                        help="comma-separated seeds of the calibration inputs (the bench of record: 1), a summary over them at the end")
     parser.add_argument("--alt-rounds", type=int, default=1, help="+alt: rounds of ranges re-chosen on the compensated network")
     args = parser.parse_args()
 
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root / "test"))
     sys.path.insert(0, str(root / "bench"))
-    from bench_quantization_accuracy import sqnr_db, top1_agreement
+    from bench_quantization_accuracy import DECIDED_MARGIN, top1_margin
     from afe.apis.defines import default_quantization
-    from afe.apis.model import Model
     from afe.core.quantize_pipeline import partitioned_float_module
-    from models import load_real_net, nhwc_samples
+    from models import load_real_net, nhwc_samples, true_classes
     from runtime.interpreter import Interpreter
 
     logging.getLogger().setLevel(logging.ERROR)
     config = default_quantization
+    seeds = [int(s) for s in args.calibration_seeds.split(",") if s]
+    if {2, 3} & set(seeds):
+        parser.error("--calibration-seeds: 2 and 3 are the evaluation inputs' seeds")
     for name in [n for n in args.only.split(",") if n]:
         net = load_real_net(name)
-        calibration = nhwc_samples(name, args.calibration, seed=args.calibration_seed)
         evaluation = nhwc_samples(name, args.evaluation, seed=2)
         extra = nhwc_samples(name, args.extra_evaluation, seed=3) if args.extra_evaluation else []
+        truth = np.concatenate([true_classes(name, args.evaluation, seed=2), true_classes(name, len(extra), seed=3)])
         float_module = partitioned_float_module(net.module)
         reference = Interpreter(float_module)
         expected = [reference.run(s)[0] for s in evaluation]
         expected_extra = [reference.run(s)[0] for s in extra]
-        configurations = Configurations(float_module, calibration, config, group_blocks=args.group_blocks,
-                                        group_min_gain=args.group_min_gain, logit_samples=args.logit_samples, rr_samples=args.rr_samples,
-                                        alt_rounds=args.alt_rounds)
-        print(f"\n== {name}: calibration {args.calibration} ({configurations.calibration_seconds:.1f} s), evaluation {args.evaluation}, "
-              f"+{len(extra)}; output SQNR dB / top-1 % (+{len(extra)}: SQNR / top-1 %), CPU seconds beyond calibration", flush=True)
-        for label in [c for c in args.configs.split(",") if c]:
-            had_groups = configurations.grouped is not None, configurations.chosen_grouped is not None
-            quantized, note, seconds = configurations.quantized(label)
-            if configurations.grouped is not None and not had_groups[0]:
-                print(f"  {configurations.group_note}", flush=True)
-            if configurations.chosen_grouped is not None and not had_groups[1]:
-                print(f"  {configurations.chosen_note}", flush=True)
-            model = Model(quantized, name=name, float_reference=float_module, config=config)
-            outputs = [model.execute(s)[0] for s in evaluation]
-            outputs_extra = [model.execute(s)[0] for s in extra]
-            extra_cell = (f" (+{len(extra)}: {sqnr_db(expected_extra, outputs_extra):5.2f} / {100 * top1_agreement(expected_extra, outputs_extra):5.1f})"
-                          if extra else "")
-            print(f"{label:<22} {sqnr_db(expected, outputs):6.2f} / {100 * top1_agreement(expected, outputs):5.1f}{extra_cell}"
-                  f"  {seconds:6.1f} s{note}", flush=True)
+        expected_classes = np.array([int(np.argmax(e)) for e in [*expected, *expected_extra]])
+        decided = top1_margin([*expected, *expected_extra]) >= DECIDED_MARGIN
+        figures: dict[str, list[tuple[float, ...]]] = {}  # per configuration, per seed: top-1 100, 300, pooled, truth, decided
+        for seed in seeds:
+            figures_of_seed = run_seed(name, seed, args, config, float_module, evaluation, extra, expected, expected_extra,
+                                       expected_classes, truth, decided)
+            for label, row in figures_of_seed.items():
+                figures.setdefault(label, []).append(row)
+        if len(seeds) > 1:
+            print_summary(name, seeds, figures, args, truth, expected_classes, decided)
     return 0
+
+
+def run_seed(name, seed, args, config, float_module, evaluation, extra, expected, expected_extra, expected_classes, truth, decided):
+    """One calibration seed's table (module docstring); returns, per configuration, its top-1 %
+    on the evaluation inputs, the extra ones, both, against the true class, and where fp32 decides."""
+    from bench_quantization_accuracy import DECIDED_MARGIN, sqnr_db, top1_agreement
+    from afe.apis.model import Model
+    from models import nhwc_samples
+
+    calibration = nhwc_samples(name, args.calibration, seed=seed)
+    configurations = Configurations(float_module, calibration, config, group_blocks=args.group_blocks,
+                                    group_min_gain=args.group_min_gain, logit_samples=args.logit_samples, rr_samples=args.rr_samples,
+                                    alt_rounds=args.alt_rounds)
+    print(f"\n== {name}: calibration {args.calibration} (seed {seed}, {configurations.calibration_seconds:.1f} s), evaluation {args.evaluation}, "
+          f"+{len(extra)}; output SQNR dB / top-1 % (+{len(extra)}: SQNR / top-1 %), CPU seconds beyond calibration; "
+          f"truth {len(truth)}: top-1 % vs the true class (fp32 {100 * np.mean(expected_classes == truth):.1f}) / "
+          f"agreement % where fp32's margin >= {DECIDED_MARGIN} ({int(decided.sum())} inputs)", flush=True)
+    figures = {}
+    for label in [c for c in args.configs.split(",") if c]:
+        had_groups = configurations.grouped is not None, configurations.chosen_grouped is not None
+        quantized, note, seconds = configurations.quantized(label)
+        if configurations.grouped is not None and not had_groups[0]:
+            print(f"  {configurations.group_note}", flush=True)
+        if configurations.chosen_grouped is not None and not had_groups[1]:
+            print(f"  {configurations.chosen_note}", flush=True)
+        model = Model(quantized, name=name, float_reference=float_module, config=config)
+        outputs = [model.execute(s)[0] for s in evaluation]
+        outputs_extra = [model.execute(s)[0] for s in extra]
+        extra_cell = (f" (+{len(extra)}: {sqnr_db(expected_extra, outputs_extra):5.2f} / {100 * top1_agreement(expected_extra, outputs_extra):5.1f})"
+                      if extra else "")
+        classes = np.array([int(np.argmax(o)) for o in [*outputs, *outputs_extra]])
+        row = (100 * top1_agreement(expected, outputs), 100 * top1_agreement(expected_extra, outputs_extra) if extra else float("nan"),
+               100 * np.mean(classes == expected_classes), 100 * np.mean(classes == truth), 100 * np.mean((classes == expected_classes)[decided]))
+        figures[label] = row
+        print(f"{label:<22} {sqnr_db(expected, outputs):6.2f} / {row[0]:5.1f}{extra_cell}"
+              f"  truth {row[3]:5.1f} / {row[4]:5.1f}  {seconds:6.1f} s{note}", flush=True)
+    return figures
+
+
+def print_summary(name, seeds, figures, args, truth, expected_classes, decided) -> None:
+    """Mean [min, max] over the calibration seeds of each configuration's figures."""
+    from bench_quantization_accuracy import DECIDED_MARGIN
+
+    print(f"\n== {name}: over calibration seeds {', '.join(map(str, seeds))}: mean [min, max] of top-1 agreement % on the "
+          f"{args.evaluation}, on the +{args.extra_evaluation}, pooled; top-1 % vs the true class (fp32 {100 * np.mean(expected_classes == truth):.1f}); "
+          f"agreement % where fp32's margin >= {DECIDED_MARGIN}; seeds with >= 98 % on the {args.evaluation}")
+    for label, rows in figures.items():
+        table = np.array(rows)
+        cells = [f"{np.mean(column):5.1f} [{np.min(column):5.1f}, {np.max(column):5.1f}]" for column in table.T]
+        print(f"{label:<22} " + "  ".join(cells) + f"  {int(np.sum(table[:, 0] >= 98.0))} of {len(rows)}", flush=True)
 
 
 if __name__ == "__main__":

