@@ -18,9 +18,23 @@ weights replaced by those fake-quantized weights (activations float), and with
 Printed: the weights-only output SQNR (dB) against the float model for plain,
 never-clip and refined (their top-1 agreement on a second line), then the
 quantized models' own output SQNR / top-1 (fast mode) for never-clip and refined.
+With --sensitive N, also the N GEMMs whose refined weights ALONE (every other
+weight float) lower the output SQNR most: where the model is most sensitive to
+its weights' rounding.
 
     python bench/bench_planner_weights.py [--only cls,orientation,rec,det]
-        [--calibration 32] [--evaluation 32] [--det-shape 160] [--int16]
+        [--calibration 32] [--evaluation 32] [--det-shape 160] [--int16] [--sensitive 0]
+
+Measured (cls, 32 / 32): weights-only int8 refined 27.13 dB, int16's plan 23.16 dB,
+although each layer's own weight SQNR in int16's plan is within 0.6 dB of int8's but
+`conv2d_add_relu_2`'s (45.2 against 47.7 dB: its scales fold the int16 input / output
+scales, another rounding of the same weights). `--sensitive 3`: that layer is the most
+sensitive in both plans (alone: int8's 30.03 dB, int16's 35.98; next conv2d_add_relu_3
+36.3 / 36.6). The layers' effects do not add up (a one-off swap, not in this bench): int16's plan for that layer with int8's
+everywhere else gives 21.4 dB, below either whole plan. The output is a softmax over 2
+classes and a few near-tie inputs carry most of its squared error, so on 32 inputs these
+figures are rounding luck as much as weight quality: the int16 / int8 weights-only gap
+is no sign of a worse int16 plan.
 """
 
 from __future__ import annotations
@@ -68,6 +82,7 @@ def main() -> int:
     parser.add_argument("--evaluation", type=int, default=32)
     parser.add_argument("--det-shape", type=int, default=160, help="det imported at this square size")
     parser.add_argument("--int16", action="store_true", help="int16_quantization instead of default_quantization")
+    parser.add_argument("--sensitive", type=int, default=0, help="also the N GEMMs whose refined weights alone lower SQNR most")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
@@ -124,13 +139,14 @@ def main() -> int:
 
         weights_only_top1: list[str] = []
 
-        def weights_only(weights: dict[str, np.ndarray]) -> float:
+        def weights_only(weights: dict[str, np.ndarray], record: bool = True) -> float:
             # conv2d / dense only: a conv2d_transpose (planned as the equivalent conv) keeps float weights
             module, replaced = _with_weights(reference_module, weights)
             assert replaced == len(gemm_names & weights.keys()), (replaced, len(weights))
             interpreter = Interpreter(module)
             outputs = [interpreter.run(s)[0] for s in evaluation]
-            weights_only_top1.append("-" if name == "det" else f"{100 * _top1(reference, outputs):.1f}")
+            if record:
+                weights_only_top1.append("-" if name == "det" else f"{100 * _top1(reference, outputs):.1f}")
             return _sqnr_db(reference, outputs)
 
         columns, quantized_columns = [], []
@@ -156,6 +172,9 @@ def main() -> int:
             flush=True,
         )
         print(f"{'':<12} weights-only top-1 % (plain, never-clip, refined): {', '.join(weights_only_top1)}", flush=True)
+        if args.sensitive:
+            alone = sorted((weights_only({node: planned[node]}, record=False), node) for node in sorted(gemm_names & planned.keys()))
+            print(f"{'':<12} most sensitive: " + ", ".join(f"{node} {sqnr:.2f} dB" for sqnr, node in alone[: args.sensitive]), flush=True)
     return 0
 
 
