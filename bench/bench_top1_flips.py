@@ -12,7 +12,10 @@ inputs together. Per configuration:
                   fp32's argmax strictly: the softmax's quantization made the flip
     logit ties    flips where the int8 logits' top is shared (a tie before the softmax)
 
-and per flip: fp32 probabilities, int8 probabilities, fp32 logits, int8 logits.
+and per flip: fp32 probabilities, int8 probabilities, fp32 logits, int8 logits; and
+the Gaussian flip model (`runtime.logit_error.flip_model`): the std of the error of the
+difference of fp32's two best logits, the agreement it predicts, and how much less
+error 98 % agreement on these inputs would need.
 
     python bench/bench_top1_flips.py [--only cls,orientation] [--configs int8,+comp]
         [--calibration 32] [--evaluation 100] [--extra-evaluation 300] [--quiet]
@@ -67,6 +70,7 @@ def main() -> int:
     sys.path.insert(0, str(root / "test"))
     sys.path.insert(0, str(root / "bench"))
     from bench_quantization_accuracy import logits as module_logits
+    from runtime.logit_error import flip_model
     from bench_top1_techniques import Configurations
     from afe.apis.defines import default_quantization
     from afe.core.quantize_pipeline import partitioned_float_module
@@ -94,8 +98,11 @@ def main() -> int:
             output = np.stack([o.reshape(-1) for o, _ in produced]).astype(np.float64)
             int8_logits = np.stack([l.reshape(-1) for _, l in produced])
             kinds = classify_flips(fp32_output, output, int8_logits)
+            model = flip_model(fp32_logits.astype(np.float64), int8_logits.astype(np.float64))
             print(f"-- {label}: " + ", ".join(f"{kind} {int(np.sum(mask))}" for kind, mask in kinds.items())
-                  + f"; agreement {100 * (1 - np.mean(kinds['flips'])):.1f} %", flush=True)
+                  + f"; agreement {100 * (1 - np.mean(kinds['flips'])):.1f} %; flip model: top-2 logit difference error std "
+                  f"{model.sigma:.3f}, predicted {100 * model.predicted:.1f} %, 98 % needs std <= {model.needed_sigma:.3f} "
+                  f"({model.needed_db:.1f} dB less)", flush=True)
             if args.quiet:
                 continue
             for i in np.flatnonzero(kinds["flips"]):

@@ -41,7 +41,9 @@ error), or the function's first result if it has no softmax.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -256,6 +258,46 @@ def flips(reference: np.ndarray, approximation: np.ndarray) -> int:
     return int(np.count_nonzero(np.argmax(reference, axis=-1) != np.argmax(approximation, axis=-1)))
 
 
+@dataclass(frozen=True)
+class FlipModel:
+    """A Gaussian model of top-1 flips: each sample's fp32 margin m (its best logit minus its
+    second best) is moved by the quantized model's error e of that same difference, and the
+    answer flips when e < -m; e ~ N(0, sigma^2) with sigma the errors' standard deviation."""
+
+    sigma: float  # std of the error of the difference of fp32's two best logits
+    predicted: float  # the model's expected agreement: mean over samples of Phi(m / sigma)
+    needed_sigma: float  # the largest sigma whose expected agreement reaches `target` (sigma * 1e-6 if none does)
+
+    @property
+    def needed_db(self) -> float:
+        """How much less error (dB) `needed_sigma` is than `sigma`."""
+        return 20 * math.log10(self.sigma / self.needed_sigma)
+
+
+def flip_model(reference: np.ndarray, approximation: np.ndarray, target: float = 0.98) -> FlipModel:
+    """`FlipModel` of logits `approximation` [N, C] against `reference` [N, C] (fp32)."""
+    from scipy.stats import norm
+
+    rows = np.arange(len(reference))
+    order = np.argsort(reference, axis=1)
+    best, second = order[:, -1], order[:, -2]
+    margin = reference[rows, best] - reference[rows, second]
+    error = (approximation[rows, best] - approximation[rows, second]) - margin
+    sigma = float(np.std(error))
+
+    def agreement(s: float) -> float:
+        return float(np.mean(norm.cdf(margin / s))) if s > 0 else float(np.mean(margin > 0) + 0.5 * np.mean(margin == 0))
+
+    if sigma == 0 or agreement(sigma) >= target:
+        return FlipModel(sigma, agreement(sigma), sigma)
+    # the expected agreement falls as sigma grows: bisect log sigma for the largest that reaches it
+    low, high = sigma * 1e-6, sigma
+    for _ in range(60):
+        middle = math.sqrt(low * high)
+        low, high = (middle, high) if agreement(middle) >= target else (low, middle)
+    return FlipModel(sigma, agreement(sigma), low)
+
+
 # -- which part of the network a tensor belongs to -----------------------------------------
 
 GROUPS = ("input", "stem", "SE squeeze", "SE gate", "SE multiply", "depthwise input", "residual add", "head", "other")
@@ -330,4 +372,4 @@ def tensor_groups(run: RoundedRun) -> dict[str, str]:
     return groups
 
 
-__all__ = ["GROUPS", "LogitErrorError", "RoundedRun", "flips", "integer_values", "logit_sqnr_db", "rounded_weight", "tensor_groups"]
+__all__ = ["GROUPS", "FlipModel", "LogitErrorError", "RoundedRun", "flip_model", "flips", "integer_values", "logit_sqnr_db", "rounded_weight", "tensor_groups"]

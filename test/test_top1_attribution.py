@@ -252,3 +252,35 @@ def test_cuts_must_increase(run, cut):
     replaced, cuts = cut
     with pytest.raises(LogitErrorError, match="prefix cuts must increase"):
         run.prefix_logits(replaced, [cuts[1], cuts[0]])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), sigma=st.floats(0.05, 2.0), classes=st.integers(2, 5))
+def test_flip_model_predicts_gaussian_flips(seed: int, sigma: float, classes: int) -> None:
+    """On logits whose top-2 difference is moved by Gaussian noise of a known std, the flip
+    model finds that std, predicts the agreement measured (within binomial noise), and the
+    sigma it says 98 % needs is the largest that reaches it."""
+    from scipy.stats import norm
+
+    from runtime.logit_error import flip_model
+
+    rng = np.random.default_rng(seed)
+    reference = rng.normal(0.0, 3.0, size=(4000, classes))
+    order = np.argsort(reference, axis=1)
+    rows = np.arange(len(reference))
+    approximation = reference.copy()
+    approximation[rows, order[:, -1]] += rng.normal(0.0, sigma, size=len(reference))  # only the best logit moves
+    model = flip_model(reference, approximation)
+    assert abs(model.sigma - sigma) <= 0.05 * sigma
+    measured = float(np.mean(np.argmax(approximation, axis=1) == order[:, -1]))
+    if classes == 2:  # with more classes the third-best can win too: the model is a bound there
+        assert abs(model.predicted - measured) <= 4 * np.sqrt(0.25 / len(reference)) + 0.01
+    else:
+        assert model.predicted >= measured - 4 * np.sqrt(0.25 / len(reference))
+    margin = reference[rows, order[:, -1]] - reference[rows, order[:, -2]]
+    expected = lambda s: float(np.mean(norm.cdf(margin / s)))  # noqa: E731
+    if model.predicted < 0.98:
+        assert expected(model.needed_sigma) >= 0.98 > expected(model.needed_sigma * 1.01)
+        assert model.needed_db > 0
+    else:
+        assert model.needed_sigma == model.sigma and model.needed_db == 0
