@@ -13,6 +13,11 @@ depend on the ranges' method), so that their ratios compare under the same load:
   instead of a hard_swish table's DequantizeLinear, HardSigmoid, Mul, QuantizeLinear;
 - no-tables: the table's input bytes passed on unchanged (wrong values: the lower bound,
   what the rest of the program costs);
+- qlinear-convs: every int8 conv on QLinearConv (`integer_emulation.runs_on_floats` off: the
+  form before the stem and the depthwise convs over a few rows ran as float32 Convs; same bytes);
+- mul-form: every qmul as DequantizeLinear, Mul, Mul, QuantizeLinear (`integer_emulation.
+  _scaled_by_one_value` off: the form before a qmul by one value became one scaled
+  DequantizeLinear; same bytes);
 - float-form: the float emulation (`fused_emulation.FusedProgram`, SIMA_FAST_FORM=float), not
   the int8 form with a change. `fast_program` runs it for programs mostly in channel-grouped
   blocks (`integer_emulation.FLOAT_FORM_GROUPED_SHARE`); printed as "fast mode runs".
@@ -27,13 +32,28 @@ Prints per variant the CPU-time ratio to onnxruntime fp32 (medians of interleave
 one thread each) and its output SQNR against bit-exact on the timed input (dB; not for
 no-tables, whose values are wrong).
 
+--unrounded-tables N measures values only (no timing), on N evaluation inputs (`nhwc_samples(name,
+N, seed=2)`, the model calibrated on 32, seed 1): fast-vs-exact output SQNR and top-1 agreement
+of the int8 form, of qlinear-convs (checked byte for byte equal to it), and of the int8 form with
+the conv's rounding before each hard_swish table skipped (`skip_table_roundings`: the table reads
+the conv's real-valued output and rounds once; the relaxed 8-bit form this would allow).
+Measured (default_quantization, 100 inputs, 2026-11-24): orientation 52.0 dB / 100 % ->
+18.4 dB / 88 % (28 roundings skipped), cls 33.9 / 99 -> 21.7 / 94 (18), det 26.7 -> 15.2 dB,
+rec 28.2 -> 16.1 dB (top-1 is meaningless for det / rec): far below fast mode's bar (30 dB,
+99 %), so no relaxed 8-bit form was kept.
+
     python bench/bench_fast_forms.py [--only cls,orientation] [--channel-groups] [--runs 20] [--rounds 5] [--compiled]
-        [--calibration default|minmax]
+        [--calibration default|minmax] [--unrounded-tables N]
 
 numba is not a dependency: for --compiled install it anywhere importable (e.g.
 `pip install --target DIR numba llvmlite` and PYTHONPATH=DIR).
 
-Measured (2026-11-24, load 8-16 on 2 cores, so +-10%; cls / orientation): int8-form 1.84-1.86x /
+Measured (2026-11-24, session 9, load ~2, five interleaved rounds, min / max calibration; cls /
+orientation / det / rec): int8-form 1.51x / 1.36x / 1.21x / 1.00x, qlinear-convs 1.64x / 1.38x /
+1.25x / 0.99x, mul-form 1.50x / 1.35x / 1.27x / 1.03x, exact-tables 1.68x / 1.54x / 1.24x / 1.08x,
+no-tables 1.12x / 0.87x / 1.04x / 0.82x, float-form 1.53x / 1.68x / 1.34x / 1.23x. (An earlier run,
+before mul-form: int8-form 1.50x / 1.41x / 1.29x / 1.02x, qlinear-convs 1.65x / 1.44x / 1.31x / 1.00x.)
+Measured before (2026-11-24, load 8-16 on 2 cores, so +-10%; cls / orientation): int8-form 1.84-1.86x /
 1.47-1.50x, exact-tables 1.88-1.98x / 1.60-1.63x, no-tables 1.27-1.35x / 0.92-0.93x, compiled
 estimate 1.43-1.49x / 1.11-1.12x (lookups 0.18 / 0.99 ms), between-sessions 3.76x / 2.27x. On one
 200k-byte tensor alone (one thread): DequantizeLinear, HardSigmoid, Mul, QuantizeLinear 172 us;
@@ -62,6 +82,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed runs per round and variant")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians printed)")
     parser.add_argument("--compiled", action="store_true", help="also the compiled-lookup estimate (numba)")
+    parser.add_argument("--unrounded-tables", type=int, default=0, metavar="N",
+                        help="instead: fast-vs-exact SQNR and top-1 agreement on N evaluation inputs with the conv's rounding before each hard_swish skipped")
     args = parser.parse_args()
     limit_blas_threads(1)
 
@@ -105,6 +127,8 @@ def main() -> int:
         "int8-form": contextlib.nullcontext,
         "exact-tables": lambda: patched(integer_emulation, "INTEGER_LOWERINGS", {**integer_emulation.INTEGER_LOWERINGS, q.LutOp: lut_exact}),
         "no-tables": lambda: patched(integer_emulation, "INTEGER_LOWERINGS", {**integer_emulation.INTEGER_LOWERINGS, q.LutOp: lut_none}),
+        "qlinear-convs": lambda: patched(integer_emulation, "runs_on_floats", lambda op, w: False),
+        "mul-form": lambda: patched(integer_emulation, "_scaled_by_one_value", lambda *args: None),
     }
     if args.channel_groups:
         variants["unmerged"] = lambda: patched(integer_emulation.IntegerEmulation, "merges_channel_groups", False)
@@ -145,6 +169,10 @@ def main() -> int:
         config = default_quantization if args.calibration == "default" else default_quantization.with_calibration(MinMaxMethod())
         if args.channel_groups:
             config = config.with_channel_groups()
+        if args.unrounded_tables:
+            model = load_real_net(name).quantize(nhwc_samples(name, 32, seed=1), config)  # the accuracy benches' calibration
+            print_unrounded_tables(name, model, nhwc_samples(name, args.unrounded_tables, seed=2))
+            continue
         model = load_real_net(name).quantize(nhwc_samples(name, 4, seed=7), config)
         image = real_inputs(name, 1, seed=11)[0]
         x = np.ascontiguousarray(image.transpose(0, 2, 3, 1))
@@ -192,6 +220,98 @@ def main() -> int:
         runs = "float-form" if isinstance(fast_program(model._interpreter(True), threads=1), FusedProgram) else "int8-form"
         print(f"{label:<14} ort {1e3 * ort:.2f} ms, {len(luts)} tables, fast mode runs {runs}: " + ", ".join(cells), flush=True)
     return 0
+
+
+def skip_table_roundings(model) -> int:
+    """Rewrite an int8-form segment model (before onnxruntime's fusions) so that each hard_swish
+    table reads its conv's real-valued output: the conv's QuantizeLinear (scale 1, zero point o)
+    and the table's DequantizeLinear (step s, zero point z) become s * clip(P + o - z, -z, 255 - z)
+    (the same saturation, no rounding), and the table rounds once, after HardSwish. Returns how
+    many pairs it rewrote. A measurement of values only: onnxruntime then runs those Convs in
+    float with their weights dequantized on every run (its time is not the form's)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+
+    def scalar(name):
+        return numpy_helper.to_array(constants[name]).reshape(-1)[0] if name in constants else None
+
+    producer = {output: node for node in graph.node for output in node.output}
+    readers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    rewritten = 0
+    for swish in [node for node in graph.node if node.op_type == "HardSwish"]:
+        read = producer.get(swish.input[0])
+        if read is None or read.op_type != "DequantizeLinear" or readers[read.output[0]] != 1:
+            continue
+        rounding = producer.get(read.input[0])
+        while rounding is not None and rounding.op_type == "Transpose" and readers[rounding.output[0]] == 1:
+            rounding = producer.get(rounding.input[0])
+        if rounding is None or rounding.op_type != "QuantizeLinear" or readers[rounding.output[0]] != 1 or scalar(rounding.input[1]) != 1.0:
+            continue
+        if producer.get(rounding.input[0]) is None or producer[rounding.input[0]].op_type != "Conv":
+            continue
+        offset, zero, step = int(scalar(rounding.input[2])), int(scalar(read.input[2])), float(scalar(read.input[1]))
+        stem = rounding.output[0]
+        for index, value in enumerate((offset - zero, -zero, 255 - zero, step)):
+            graph.initializer.append(numpy_helper.from_array(np.array(value, np.float32), f"{stem}_unrounded_{index}"))
+        replacement = [
+            helper.make_node("Add", [rounding.input[0], f"{stem}_unrounded_0"], [f"{stem}_shifted"]),
+            helper.make_node("Clip", [f"{stem}_shifted", f"{stem}_unrounded_1", f"{stem}_unrounded_2"], [f"{stem}_clipped"]),
+            helper.make_node("Mul", [f"{stem}_clipped", f"{stem}_unrounded_3"], [stem]),
+        ]
+        position = list(graph.node).index(rounding)
+        graph.node.remove(rounding)
+        for offset_index, node in enumerate(replacement):
+            graph.node.insert(position + offset_index, node)
+        position = list(graph.node).index(read)
+        graph.node.remove(read)
+        graph.node.insert(position, helper.make_node("Identity", [read.input[0]], [read.output[0]]))
+        rewritten += 1
+    return rewritten
+
+
+def print_unrounded_tables(name: str, model, samples) -> None:
+    """fast-vs-exact output SQNR and top-1 agreement of the int8 form as it is and with the
+    roundings before hard_swish skipped (`skip_table_roundings`), on `samples`."""
+    from unittest import mock
+
+    import numpy as np
+
+    from runtime.onnx_backend import integer_emulation
+    from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION
+    from runtime.onnx_backend.program import OnnxProgram
+
+    build_session = OnnxProgram._session
+    rewritten = []
+
+    def unrounded_session(self, segment_model):
+        rewritten.append(skip_table_roundings(segment_model))
+        return build_session(self, segment_model)
+
+    exact = [model.execute(sample)[0].astype(np.float64) for sample in samples]
+    programs = {"int8-form": OnnxProgram(model._interpreter(True), threads=1, emulation=INTEGER_EMULATION)}
+    # every conv on QLinearConv, rounded by its QuantizeLinear: the roundings the rewrite finds
+    with mock.patch.object(integer_emulation, "runs_on_floats", lambda op, w: False):
+        programs["qlinear-convs"] = OnnxProgram(model._interpreter(True), threads=1, emulation=INTEGER_EMULATION)
+        with mock.patch.object(OnnxProgram, "_session", unrounded_session):
+            programs["unrounded-tables"] = OnnxProgram(model._interpreter(True), threads=1, emulation=INTEGER_EMULATION)
+    cells = []
+    outputs = {}
+    for variant, program in programs.items():
+        outputs[variant] = [program.run(sample)[0] for sample in samples]
+        fast = [model._dequantized(0, output).astype(np.float64) for output in outputs[variant]]
+        noise = sum(float(((e - f) ** 2).sum()) for e, f in zip(exact, fast))
+        sqnr = float("inf") if noise == 0 else 10 * np.log10(sum(float((e**2).sum()) for e in exact) / noise)
+        agreement = 100 * np.mean([np.argmax(e) == np.argmax(f) for e, f in zip(exact, fast)])
+        cells.append(f"{variant} {sqnr:.1f} dB, top-1 agreement {agreement:.0f}%")
+    same = all(np.array_equal(a, b) for a, b in zip(outputs["int8-form"], outputs["qlinear-convs"]))
+    print(f"{name:<14} {len(samples)} inputs, {sum(rewritten)} conv -> hard_swish roundings skipped: " + ", ".join(cells)
+          + f"; int8-form = qlinear-convs byte for byte: {same}", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from integer_references import quant
@@ -24,6 +24,7 @@ from runtime.fast_kernels import FAST_KERNELS
 from runtime.integer_arithmetic import ArithFoldedRequantization, lookup_table
 from runtime.interpreter import Interpreter
 from runtime.kernels import elementwise
+from runtime.onnx_backend import integer_emulation
 from runtime.onnx_backend.emulate import FLOAT_EMULATION
 from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION, TIE_FREE_SHIFT_MAX, fast_program
 from runtime.onnx_backend.program import OnnxProgram, _Segment
@@ -59,6 +60,12 @@ def integer_emulated(module, feeds, fused: str | None = None, not_fused: str | N
         assert fused is None or fused in kinds, kinds
         assert not_fused is None or not_fused not in kinds, kinds
     return expected, produced, program
+
+
+def qlinear_convs():
+    """Every int8 conv on QLinearConv: the rule that runs some as float32 Convs off
+    (`integer_emulation.runs_on_floats`, tested in test_fast_mode_float_convs.py)."""
+    return mock.patch.object(integer_emulation, "runs_on_floats", lambda op, w: False)
 
 
 def optimized_op_types(models) -> set[str]:
@@ -106,9 +113,8 @@ def assert_gemm(case, module, column_l1: np.ndarray, fused: str) -> None:
         assert apart == 0
 
 
-@SETTINGS
-@given(conv_cases().filter(_int8_gemm))
-def test_qconv2d_is_qlinearconv(case):
+def conv_module(case):
+    """A one-qconv2d int8 function of a `conv_cases` case."""
     r = case["requant"]
 
     def build(x, w, b):
@@ -117,9 +123,16 @@ def test_qconv2d_is_qlinearconv(case):
             strides=case["strides"], pads=case["pads"], dilations=case["dilations"], groups=case["groups"], relu=r["relu"],
         )
 
-    module = one_op(build, [(case["x"], quant(8, 0.25, case["zero_point"]))], [case["weight"], case["bias"]])
+    return one_op(build, [(case["x"], quant(8, 0.25, case["zero_point"]))], [case["weight"], case["bias"]])
+
+
+@SETTINGS
+@given(conv_cases().filter(_int8_gemm))
+def test_qconv2d_is_qlinearconv(case):
+    module = conv_module(case)
     column_l1 = np.abs(case["weight"].astype(np.int64)).sum(axis=(0, 1, 2))
-    assert_gemm(case, module, column_l1, "QLinearConv")
+    with qlinear_convs():
+        assert_gemm(case, module, column_l1, "QLinearConv")
 
 
 def _sima_case(x, weight, bias, zero_point: int, shift: list[int]) -> dict:
@@ -161,7 +174,8 @@ def test_sima_ties_round_up_as_the_model_does(shift):
     x = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
     bias = np.array([-(2 ** (shift + 3))], dtype=np.int32)  # centres the outputs within int8
     module = _sima_conv(x, np.ones((1, 1, 1, 1), np.int8), bias, shift, zero_point=3)
-    expected, produced, _ = integer_emulated(module, [x], "QLinearConv")
+    with qlinear_convs():
+        expected, produced, _ = integer_emulated(module, [x], "QLinearConv")
     assert steps_apart(expected, produced) == 0
 
 
@@ -171,7 +185,8 @@ def test_conv_accumulator_near_int32_keeps_the_byte_offset_out_of_the_bias():
     the zero point instead (exact here: the outputs x / 2**24 are far from ties)."""
     x = np.array([-128, -1, 0, 5, 127], np.int8).reshape(1, 1, 5, 1)
     module = _sima_conv(x, np.ones((1, 1, 1, 1), np.int8), np.zeros(1, np.int32), 24, zero_point=-1)
-    expected, produced, _ = integer_emulated(module, [x], "QLinearConv")
+    with qlinear_convs():
+        expected, produced, _ = integer_emulated(module, [x], "QLinearConv")
     assert steps_apart(expected, produced) == 0
 
 
@@ -236,6 +251,65 @@ def test_qmul(case):
     assert apart <= 1
     if max(0, case["shift"] - case["left_shift"]) + 8 + 1 <= 23:
         assert apart == 0
+
+
+def _one_value_product(a: np.ndarray, za: int, k: int, zk: int, multiplier: int, shift: int, left_shift: int, z_out: int,
+                       constant: bool, k_first: bool):
+    """@main(a[, k]) = qmul(a, k) (or qmul(k, a)) with k one int8 value: a constant (sima.quantize of a
+    float constant, as det's and rec's x * 1/6 are) or a [1, 1, 1, 1] input."""
+    from xdsl.dialects.builtin import ModuleOp, TensorType
+    from xdsl.dialects.func import FuncOp, ReturnOp
+    from xdsl.ir import Block, Region
+
+    from sima_dialect.ops import ConstantOp
+    from sima_dialect.quantized_ops import QuantizeOp
+
+    a_type, k_type = quant(8, 0.1, za), quant(8, 0.25, zk)
+    arg_types = [TensorType(a_type, list(a.shape))] + ([] if constant else [TensorType(k_type, [1, 1, 1, 1])])
+    block = Block(arg_types=arg_types)
+    ops = []
+    if constant:
+        real = ConstantOp.from_array("k", np.full((1, 1, 1, 1), 0.25 * (k - zk), np.float32))
+        quantized = QuantizeOp(real.output, k_type)
+        ops += [real, quantized]
+        k_value = quantized.results[0]
+    else:
+        k_value = block.args[1]
+    operands = (k_value, block.args[0]) if k_first else (block.args[0], k_value)
+    product = QMulOp(*operands, quant(8, 0.5, z_out), multiplier=multiplier, shift=shift, left_shift=left_shift)
+    block.add_ops([*ops, product, ReturnOp(product.results[0])])
+    module = ModuleOp([FuncOp("main", (arg_types, [product.results[0].type]), Region(block))])
+    module.verify()
+    return module
+
+
+@SETTINGS
+@given(
+    st.integers(0, 2**32 - 1), st.integers(-128, 127), st.integers(-128, 127), st.integers(-128, 127), st.integers(1, 127),
+    st.integers(0, 20), st.integers(0, 8), st.integers(-128, 127), st.booleans(), st.booleans(),
+)
+def test_qmul_by_one_value_is_one_dequantize(seed, za, k, zk, multiplier, shift, left_shift, z_out, constant, k_first):
+    """qmul of a tensor by one value (constant or not, either side): one DequantizeLinear scaled by
+    that value and no Mul over the tensor; byte for byte the Mul form's outputs, and the kernel's
+    wherever the Mul form's push fits (as test_qmul)."""
+    assume(abs((k - zk) * 255) << left_shift < 2**31)
+    a = np.random.default_rng(seed).integers(-128, 128, (1, 5, 6, 7)).astype(np.int8)
+    module = _one_value_product(a, za, k, zk, multiplier, shift, left_shift, z_out, constant, k_first)
+    feeds = [a] if constant else [a, np.full((1, 1, 1, 1), k, np.int8)]
+    folded, models = [], []
+    original, build_session = integer_emulation._scaled_by_one_value, OnnxProgram._session
+    with mock.patch.object(integer_emulation, "_scaled_by_one_value", lambda *args: folded.append(original(*args)) or folded[-1]), \
+            mock.patch.object(OnnxProgram, "_session", lambda self, model: models.append(model) or build_session(self, model)):
+        expected, produced, _ = integer_emulated(module, feeds)
+    assert len(folded) == 1 and folded[0] is not None
+    muls = [node for model in models for node in model.graph.node if node.op_type == "Mul"]
+    assert len(muls) == (0 if constant else 1)  # at most the one value times the factor: none over the tensor
+    with mock.patch.object(integer_emulation, "_scaled_by_one_value", lambda *args: None):
+        _, mul_form, _ = integer_emulated(module, feeds)
+    for ours, theirs in zip(produced, mul_form):
+        np.testing.assert_array_equal(ours, theirs)
+    if max(0, shift - left_shift) + 8 + 1 <= 23:
+        assert steps_apart(expected, produced) == 0
 
 
 @SETTINGS

@@ -21,11 +21,16 @@ QLinearGlobalAveragePool, ...) and runs NHWC end to end:
   are stored uint8 (w + 128): onnxruntime's u8 x s8 kernel on AVX2 (VPMADDUBSW)
   saturates pairs of products at int16 (measured: off by 120 steps on full-range
   weights); u8 x u8 does not. Depthwise convs keep int8 weights: onnxruntime's
-  depthwise kernel widens to 16 bits first (measured exact, and faster). A fused relu: Clip of the output bytes;
+  depthwise kernel widens to 16 bits first (measured exact, and faster). A fused relu: Clip of the output bytes.
+  Where QLinearConv is slow (the image's stem, at most 4 input channels; a depthwise conv over at
+  most 4 output rows: `runs_on_floats`, a fixed rule from the shapes), a float32 Conv on the
+  centred input instead, exact as the bit-exact sessions' and Cast straight to the same bytes
+  (`lower_qconv2d_on_floats`);
 - a channel-grouped block (`with_channel_groups()`): merged as in the bit-exact sessions
   (`merged_groups.py`, `IntegerEmulation.merged_lowering`), between bytes;
 - qglobal_avg_pool: the factor in its DequantizeLinear (QLinearGlobalAveragePool);
-  qadd / qsub as a Sub of two DequantizeLinear, qmul as the float emulation's
+  qadd / qsub as a Sub of two DequantizeLinear, qmul as the float emulation's (by one value:
+  that value in the other operand's DequantizeLinear scale, `_scaled_by_one_value`)
   (onnxruntime's QLinearAdd / QLinearMul measured far from bit-exact: 17.6 / 26.6
   dB on cls with percentile calibration, where these forms give 147.6 dB);
 - lut: hard_swish as HardSwish on the real values; other tables as below;
@@ -55,6 +60,7 @@ bit-exact on the real models:
 from __future__ import annotations
 
 import numpy as np
+import onnx
 from onnx import numpy_helper
 from xdsl.ir import SSAValue
 
@@ -305,6 +311,10 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
         return _between_bytes(emulate.emulate_qconv2d)(op, f, operands)
     w = operands.required_constant(1, "weight")
     bias = operands.required_constant(2, "bias")
+    if runs_on_floats(op, w):
+        on_floats = lower_qconv2d_on_floats(op, f, operands, w, bias)
+        if on_floats is not None:
+            return on_floats
     c_out = w.shape[-1]
     scale, int32_bias, output_zero = _gemm_requantization(op, w, bias, (0, 1, 2))
     groups = op.groups.value.data
@@ -324,6 +334,86 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
     )
     stored = f.node("QuantizeLinear", [product, _scalar_constant(f, np.float32(1.0)), _scalar_constant(f, np.uint8(output_zero))])
     return [f.transpose(_relu(f, op, stored), NCHW_TO_NHWC)]
+
+
+FLOAT_CONV_INPUT_CHANNELS = 4
+"""A conv reading at most this many channels (the image's stem) runs as a float32 Conv
+(`lower_qconv2d_on_floats`): onnxruntime's QLinearConv has no fast path for so few input
+channels, its float NCHWc Conv has one. Profiled, one thread: orientation's stem (3 -> 16
+channels, 224 x 224) QLinearConv 460 us, the float Conv 198 us (+ Transpose, ReorderOutput,
+Cast ~130 us); det's 921 us / 416 us."""
+
+FLOAT_CONV_DEPTHWISE_ROWS = 4
+"""A depthwise conv whose output has at most this many rows runs as a float32 Conv too:
+onnxruntime's depthwise QLinearConv takes ~3x its float Conv over 2-3 rows (cls's 5 x 5
+depthwise convs: 61-87 us against 19-22 us, profiled), more than the conversions around it."""
+
+
+def runs_on_floats(op: q.QConv2DOp, w: np.ndarray) -> bool:
+    """Whether fast mode's int8 form runs this int8 conv as a float32 Conv (`lower_qconv2d_on_floats`)
+    rather than QLinearConv: a fixed rule from the op's shapes (`FLOAT_CONV_INPUT_CHANNELS`,
+    `FLOAT_CONV_DEPTHWISE_ROWS`), so fast mode's choice never depends on timing. Both forms give
+    the same bytes. Measured (CPU time / onnxruntime fp32, one thread, load ~2-3), the rule off ->
+    on: `bench/bench_fast_forms.py` (variant qlinear-convs, 5 interleaved rounds) cls 1.65 -> 1.50,
+    orientation 1.44 -> 1.41, det 1.31 -> 1.29, rec 1.00 -> 1.02 (noise); `bench_quantized_execute.py
+    --threads 1 --bits int8`, two runs each, alternating: cls 1.53 / 1.50 -> 1.48 / 1.46, orientation
+    1.40 / 1.39 -> 1.39 / 1.36, det 1.31 / 1.30 -> 1.26 / 1.29, rec 1.00 / 1.00 -> 1.00 / 1.01.
+    Rules measured and not kept (cls): every conv over <= 4 rows (pointwise too) 1.81; depthwise
+    over <= 12 rows 1.49 (vs 1.51: within noise, and it reaches orientation's and rec's wide
+    depthwise convs, where the float form was slower: all 3 x 3 depthwise of orientation 1.51,
+    its 5 x 5 ones 1.48, against 1.42); pointwise convs reading <= 8 / <= 16 channels, or writing
+    <= 8: cls 1.51 / 1.63 / 1.51, det 1.26 / 1.33 / 1.32 against 1.51 / 1.25 (load ~3-4)."""
+    depthwise = op.groups.value.data == w.shape[-1] and w.shape[2] == 1
+    rows = static_shape(op.output)[1]
+    if depthwise:
+        return 0 <= rows <= FLOAT_CONV_DEPTHWISE_ROWS
+    return w.shape[2] <= FLOAT_CONV_INPUT_CHANNELS
+
+
+def _byte_bias(bias: np.ndarray, w: np.ndarray, input_zero: int, shift: np.ndarray) -> np.ndarray:
+    """B' of `lower_qconv2d_on_floats` (int64 per output channel): the bias, the input zero point's
+    correction z_in sum w (the Conv reads c = q - z_in), the byte offset 128 2**n, and 2**(n-1)
+    (`sima_bias` adds 2**-(n+1) more: the product never lands on an integer); for n = 0 neither
+    (the product is the integer A + 128 itself)."""
+    correction = input_zero * w.astype(np.int64).sum(axis=(0, 1, 2))
+    half = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)  # n = 0: A is the integer q
+    return bias + correction + np.left_shift(np.int64(BYTE_OFFSET), shift) + half
+
+
+def lower_qconv2d_on_floats(op: q.QConv2DOp, f: Fragment, operands: Operands, w: np.ndarray, bias: np.ndarray) -> list[str] | None:
+    """The conv's bytes from a float32 Conv on the centred input c (DequantizeLinear of the bytes,
+    scale 1), exact as the bit-exact sessions' convolution (`exact_float_form.lower_qconv2d_form`,
+    its table index with 128 in place of 256): weights w 2**-n, the bias B' = bias + z_in sum w
+    + 128 2**n + 2**(n-1) as `requantize.sima_bias` folds it, so that the product u = (B' + sum c w)
+    2**-n + 2**-(n+1) has floor(u) = floor(A 2**-n + 1/2) + 128 = q + 128, the byte (A: the
+    model's accumulator; u never crosses an integer that A 2**-n + 1/2 does not). Clip to the
+    bytes of q's range (a relu: q >= 0; onnxruntime fuses the Clip into the Conv), Cast to uint8
+    (truncation: floor for u >= 0). A channel with n = 0 has no half to add: u = A + 128 is an
+    integer, exact. None where that is not provably exact (tflite requantization, the float32
+    bound of `lower._fused_sima_bias`, e.g. rec's stem with biases near 2**24): QLinearConv then."""
+    from runtime.onnx_backend.lower import _fused_sima_bias, _gemm_plan, _magnitude, _weight_scale
+
+    source = _byte_element(op.input)
+    requantization = op.requantization()
+    if not isinstance(requantization, ArithFoldedRequantization):
+        return None
+    integer_bias = np.asarray(bias).astype(np.int64)
+    try:
+        plan = _gemm_plan(op, w, integer_bias, (0, 1, 2))
+    except NotLowerable:  # int32 checks not proven by the weights: QLinearConv's own checks decide
+        return None
+    column_l1 = plan[3]
+    c_out = w.shape[-1]
+    shift = np.broadcast_to(np.asarray(requantization.shift, dtype=np.int64), (c_out,))
+    fused_bias = _fused_sima_bias(plan, _byte_bias(integer_bias, w, source.zero_point_value, shift), _magnitude(source) * column_l1)
+    if fused_bias is None:
+        return None
+    weights = (w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32).transpose(3, 2, 0, 1)  # HWIO -> OIHW
+    x = _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), source)
+    product = f.node("Conv", [x, f.constant(np.ascontiguousarray(weights)), f.constant(fused_bias)], **conv_attributes(op, w.shape))
+    low = BYTE_OFFSET if op.has_relu else 0  # the byte of q = 0 under a relu, else of -128
+    clipped = f.node("Clip", [product, f.constant(np.float32(low)), f.constant(np.float32(2 * BYTE_OFFSET - 1))])
+    return [f.transpose(f.cast(clipped, onnx.TensorProto.UINT8), NCHW_TO_NHWC)]
 
 
 def _relu(f: Fragment, op: q.QuantizedGemmOp, stored: str) -> str:
@@ -404,19 +494,50 @@ def lower_qadd_sub(op: q.QuantizedAddSubOp, f: Fragment, operands: Operands) -> 
 def lower_qmul(op: q.QMulOp, f: Fragment, operands: Operands) -> list[str]:
     """The float emulation's product: the Mul by the factor keeps onnxruntime from fusing the
     pattern into QLinearMul (a factor of 1 is dropped and fused: then QLinearMul's product is
-    the exact integer product)."""
+    the exact integer product). Where the smaller operand is one value, the larger one's
+    DequantizeLinear takes it as its scale instead (`_scaled_by_one_value`)."""
     if not _all_bytes(op):
         return _between_bytes(emulate.emulate_qmul)(op, f, operands)
     left_shift, shift = op.left_shift.value.data, op.shift.value.data
     ratio = emulate._tflite_ratio(op.multiplier.value.data, shift, left_shift)
-    lhs, rhs = _byte_operand(f, operands, op, 0, 1.0), _byte_operand(f, operands, op, 1, 1.0)
-    if emulate._size(op.lhs) < emulate._size(op.rhs):  # the factor on the smaller operand (often a per-channel gate)
-        lhs = f.node("Mul", [lhs, _scalar_constant(f, np.float32(ratio))])
-    else:
-        rhs = f.node("Mul", [rhs, _scalar_constant(f, np.float32(ratio))])
     push = emulate._away_from_zero(max(0, shift - left_shift), _byte_element(op.output))
-    product = f.node("Mul", [lhs, rhs])
+    small = 0 if emulate._size(op.lhs) < emulate._size(op.rhs) else 1  # the factor on the smaller operand (often a per-channel gate)
+    product = _scaled_by_one_value(op, f, operands, small, ratio)
+    if product is None:
+        lhs, rhs = _byte_operand(f, operands, op, 0, 1.0), _byte_operand(f, operands, op, 1, 1.0)
+        if small == 0:
+            lhs = f.node("Mul", [lhs, _scalar_constant(f, np.float32(ratio))])
+        else:
+            rhs = f.node("Mul", [rhs, _scalar_constant(f, np.float32(ratio))])
+        product = f.node("Mul", [lhs, rhs])
     return [f.node("QuantizeLinear", [product, _scalar_constant(f, np.float32(1.0 - push)), _byte_zero(f, _byte_element(op.output))])]
+
+
+def _scaled_by_one_value(op: q.QMulOp, f: Fragment, operands: Operands, small: int, ratio: float) -> str | None:
+    """The product c_big * g of a qmul whose smaller operand is one value (det's and rec's x * 1/6)
+    as one DequantizeLinear of the larger operand's bytes with scale g = fl(c_small * ratio): the
+    same float32 as Mul(DequantizeLinear(big), g) (one rounding of the exact c_big times g;
+    checked against the Mul form: test/test_fast_mode_integer.py), one pass over the large
+    tensor fewer (200k bytes, one thread: 50 us against 100 us). g is computed at compile time for a
+    constant (float32 arithmetic, as onnxruntime's Mul), else from the operand's byte (a runtime
+    scale, which also keeps onnxruntime's QDQ fusions away). Not for a per-channel operand: a
+    per-axis DequantizeLinear is a slow loop in onnxruntime (597 us on those 200k bytes, measured).
+    None where the shapes do not fit (the Mul form then). Measured (CPU time / onnxruntime fp32, one
+    thread, load ~2, Mul form -> this): `bench/bench_fast_forms.py` (variant mul-form, min / max
+    calibration, 5 interleaved rounds) det 1.27 -> 1.21, rec 1.03 -> 1.00; default_quantization,
+    5 interleaved rounds: det 1.285 -> 1.263, rec 0.976 -> 0.943."""
+    big = 1 - small
+    if emulate._size(op.operands[small]) != 1 or emulate._size(op.operands[big]) < 0:
+        return None
+    big_element, small_element = _byte_element(op.operands[big]), _byte_element(op.operands[small])
+    constant = operands.constant(small)
+    if constant is not None:
+        centred = np.float32(int(np.asarray(constant).reshape(())) - small_element.zero_point_value)  # exact
+        scale = _scalar_constant(f, np.float32(centred * np.float32(ratio)))  # float32 arithmetic, one rounding
+    else:
+        factor = f.node("Mul", [_byte_operand(f, operands, op, small, 1.0), _scalar_constant(f, np.float32(ratio))])
+        scale = f.node("Reshape", [factor, f.constant(np.zeros(0, np.int64))])  # rank 0: a per-tensor scale
+    return f.node("DequantizeLinear", [operands.name(big), scale, _byte_zero(f, big_element)])
 
 
 def lower_qglobal_avg_pool(op: q.QGlobalAvgPoolOp, f: Fragment, operands: Operands) -> list[str]:
@@ -555,4 +676,7 @@ def fast_program(interpreter, *, threads: int | None = None):
         return RelaxedProgram(interpreter, threads=threads)
     return FusedProgram(interpreter, threads=threads)
 
-__all__ = ["FAST_FORMS", "FAST_FORM_VARIABLE", "INTEGER_EMULATION", "INTEGER_LOWERINGS", "IntegerEmulation", "all_quantized_are_bytes", "fast_program"]
+__all__ = [
+    "FAST_FORMS", "FAST_FORM_VARIABLE", "FLOAT_CONV_DEPTHWISE_ROWS", "FLOAT_CONV_INPUT_CHANNELS", "INTEGER_EMULATION", "INTEGER_LOWERINGS",
+    "IntegerEmulation", "all_quantized_are_bytes", "fast_program", "lower_qconv2d_on_floats", "runs_on_floats",
+]
