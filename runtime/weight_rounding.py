@@ -57,8 +57,15 @@ dense), in real units:
   fold comes from one eigendecomposition where the channels outnumber the inputs,
   else from one Cholesky solve each, in both cases over the inputs seen only (an
   input never seen keeps its float weight exactly); a candidate's held-out error
-  reuses t.(FF t) and FQ^T t. These change the results by float rounding only
-  (`test/test_weight_rounding_fast_paths.py` checks them against the definitions).
+  reuses t.(FF t) and FQ^T t. sum x x^T and sum x x~^T are only ever read through the float
+  target t, so where the channels are fewer than half the inputs only [x;1] . t is gathered
+  beside sum x~ x~^T (`ProjectedCompensationAccumulator`: about a third of the product's work;
+  sum x~ x~^T, and so GPTQ's H~, the same bit for bit); a layer that sees fewer rows than
+  inputs (a classifier's one row per sample) fits in the rows' space (`RowSpaceFits`: [M, M]
+  systems instead of [K+1, K+1]); a channel-grouped conv's rows are gathered from its map
+  (`GatheredRows`, the same rows). These change the results by float rounding only
+  (`test/test_weight_rounding_fast_paths.py` and `test/test_quantize_time.py` check them
+  against the definitions).
 
 The quantized layer reads its float input rounded to the input's step, x + n
 with n uniform in (-step/2, step/2), so with float inputs H is that of x + n:
@@ -78,6 +85,7 @@ The float weights come from the float module the network was quantized from
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -167,6 +175,35 @@ def _prepared(scaled: np.ndarray, hessian: np.ndarray, damping: float) -> tuple[
     return order, scaled[order], upper
 
 
+def _prepared_groups(scaled: np.ndarray, hessian: np.ndarray, damping: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_prepared` for every group: the orders [G, K], the weights in them [G, K, C], U [G, K, K]
+    (the identity where the damped H is not positive definite) and those failures [G]. The
+    groups that see every input (all but a few, typically; many small ones in a depthwise conv)
+    are prepared together by the same arithmetic, element for element; the others one by one."""
+    hessian = np.asarray(hessian, dtype=np.float64)
+    groups, rows = hessian.shape[:2]
+    order = np.empty((groups, rows), dtype=np.int64)
+    upper = np.empty((groups, rows, rows))
+    failed = np.zeros(groups, dtype=bool)
+    diagonal = np.einsum("gkk->gk", hessian)
+    whole = np.all(diagonal > 0, axis=1)
+    if whole.any():
+        seen = diagonal[whole]
+        damped = hessian[whole]
+        damped[:, np.arange(rows), np.arange(rows)] = seen + damping * seen.mean(axis=1, keepdims=True)
+        order[whole] = np.argsort(-seen, axis=1, kind="stable")
+        permuted = np.take_along_axis(np.take_along_axis(damped, order[whole][:, :, None], axis=1), order[whole][:, None, :], axis=2)
+        for index, group in enumerate(np.flatnonzero(whole)):
+            factor = _inverse_cholesky(permuted[index])
+            failed[group] = factor is None
+            upper[group] = np.eye(rows) if factor is None else factor
+    for group in np.flatnonzero(~whole):
+        order[group], _, factor = _prepared(scaled[group], hessian[group], damping)
+        failed[group] = factor is None
+        upper[group] = np.eye(rows) if factor is None else factor
+    return order, np.take_along_axis(scaled, order[:, :, None], axis=1), upper, failed
+
+
 def gptq_round(scaled: np.ndarray, hessian: np.ndarray, qmax: int = _QMAX, *, damping: float | None = None, block: int = BLOCK) -> np.ndarray:
     """Integer weights for `scaled` [G, K, C] (weights in units of their channel's
     step: nearest rounding is round(scaled)), rounded row by row so that the
@@ -181,10 +218,7 @@ def gptq_round(scaled: np.ndarray, hessian: np.ndarray, qmax: int = _QMAX, *, da
     scaled = np.asarray(scaled, dtype=np.float64)
     groups, rows, _ = scaled.shape
     damping = DAMPING if damping is None else damping
-    orders, weights, uppers = zip(*(_prepared(scaled[g], hessian[g], damping) for g in range(groups)))
-    order, weight = np.stack(orders), np.stack(weights)
-    failed = np.array([u is None for u in uppers])
-    upper = np.stack([np.eye(rows) if u is None else u for u in uppers])
+    order, weight, upper, failed = _prepared_groups(scaled, hessian, damping)
     quantized = np.zeros(weight.shape, dtype=np.int64)
     for start in range(0, rows, block):
         stop = min(start + block, rows)
@@ -200,7 +234,7 @@ def gptq_round(scaled: np.ndarray, hessian: np.ndarray, qmax: int = _QMAX, *, da
             errors[:, i] = error
         if stop < rows:
             weight[:, stop:] -= np.swapaxes(upper[:, start:stop, stop:], 1, 2) @ errors
-    nearest = np.clip(round_half_away_from_zero(np.stack(weights)), -qmax, qmax)
+    nearest = np.clip(round_half_away_from_zero(np.take_along_axis(scaled, order[:, :, None], axis=1)), -qmax, qmax)
     quantized = np.where(failed[:, None, None], nearest, quantized)
     result = np.empty_like(quantized)
     np.put_along_axis(result, order[:, :, None], quantized, axis=1)
@@ -275,9 +309,42 @@ class GemmInputs:
             return selected[None]
         return np.moveaxis(selected.reshape(selected.shape[0], *self.kernel, self.groups, c // self.groups), 3, 0)
 
+    def row_gather(self, x: np.ndarray, cap: int | None = None) -> np.ndarray | GatheredRows:
+        """`row_source`, or for a channel-grouped conv its `GatheredRows` (the same rows, bit for bit,
+        written without a transposing copy)."""
+        if self.kernel is None or self.groups == 1:
+            return self.row_source(x, cap)
+        padded = pad_spatial(np.asarray(x, dtype=np.float32), self.pads)
+        maps = np.empty((self.groups, padded.size // self.groups + 1))
+        maps[:, :-1] = padded.reshape(-1, self.groups, padded.shape[3] // self.groups).transpose(1, 0, 2).reshape(self.groups, -1)
+        maps[:, -1] = 1.0  # the bias's ones column reads it
+        return GatheredRows(maps, self._gather_positions(tuple(np.shape(x)), cap))
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 (a few shapes per layer; the geometry is a frozen value)
+    def _gather_positions(self, shape: tuple[int, int, int, int], cap: int | None) -> np.ndarray:
+        """For `row_gather`: each row's K entries and its ones in a group's flattened padded map [M, K+1]."""
+        n, h, w, c = shape
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides[:2], self.dilations[:2]
+        out_h = output_size(h, kh, sh, self.pads[0] + self.pads[2], dh)
+        out_w = output_size(w, kw, sw, self.pads[1] + self.pads[3], dw)
+        padded_h, padded_w = h + self.pads[0] + self.pads[2], w + self.pads[1] + self.pads[3]
+        per_group = c // self.groups
+        b, i, j = np.unravel_index(_spread(n * out_h * out_w, cap), (n, out_h, out_w))
+        tap_i, tap_j, channel = (a.ravel() for a in np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw, np.arange(per_group), indexing="ij"))
+        pixels = (b[:, None] * padded_h + i[:, None] * sh + tap_i) * padded_w + j[:, None] * sw + tap_j  # [M, K] (HWI order)
+        positions = pixels * per_group + channel
+        ones = np.full((positions.shape[0], 1), n * padded_h * padded_w * per_group)
+        positions = np.concatenate([positions, ones], axis=1)
+        positions.flags.writeable = False  # shared by every sample of this shape
+        return positions
+
     @staticmethod
-    def write_rows(source: np.ndarray, out: np.ndarray) -> None:
-        """Copy a `row_source` into `out` [G, M, K] (e.g. a slice of a wider float64 buffer), converting once."""
+    def write_rows(source: np.ndarray | GatheredRows, out: np.ndarray) -> None:
+        """Copy a `row_source` (or `GatheredRows`) into `out` [G, M, K] (e.g. a slice of a wider
+        float64 buffer), converting once."""
+        if isinstance(source, GatheredRows):
+            source.write(out)
+            return
         view = out.reshape(source.shape)
         if not np.may_share_memory(view, out):  # out's K axis is not contiguous: copy through rows' layout
             out[...] = source.reshape(out.shape)
@@ -292,6 +359,35 @@ class GemmInputs:
 
     def ungroup_weight(self, grouped: np.ndarray, shape: Sequence[int]) -> np.ndarray:
         return grouped.transpose(1, 0, 2).reshape(shape)
+
+
+@dataclass(frozen=True)
+class GatheredRows:
+    """The rows [G, M, K] of one input of a channel-grouped conv as a gather: each group's padded
+    map as float64 [G, P+1] (a last 1.0 for the bias's ones column) and the positions [M, K+1]
+    of each row's K entries and that 1.0 in it. Written with one `np.take` per block of groups;
+    the window view a grouped conv's rows otherwise come from is read across the channels (a
+    depthwise conv's K taps are one channel apart in memory per group), and that transposing
+    copy was most of the moments' cost there."""
+
+    maps: np.ndarray
+    positions: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.maps.shape[0], self.positions.shape[0], self.positions.shape[1] - 1)
+
+    def __getitem__(self, groups: slice) -> GatheredRows:
+        return GatheredRows(self.maps[groups], self.positions)
+
+    def write(self, out: np.ndarray) -> None:
+        """The rows into `out` [G, M, K], or with their ones column [G, M, K+1] (float64, maybe a
+        slice of a wider buffer)."""
+        positions = self.positions if out.shape[2] == self.positions.shape[1] else self.positions[:, :-1]
+        if out.flags.c_contiguous:
+            np.take(self.maps, positions, axis=1, out=out, mode="clip")
+        else:
+            out[...] = np.take(self.maps, positions, axis=1, mode="clip")
 
 
 def _spread(count: int, cap: int | None) -> np.ndarray:
@@ -415,13 +511,13 @@ _FLUSH_BYTES = 4 << 20
 """Size of the float64 rows one Gram product of `CompensationAccumulator` reads at most (if a group's rows fit)."""
 
 
-def _moments_gram(pending: list[tuple[np.ndarray, np.ndarray]], k: int) -> np.ndarray:
+def _moments_gram(pending: list[tuple[np.ndarray, np.ndarray]], k: int, scratch: _Scratch | None = None) -> np.ndarray:
     """The Gram matrix [G, 2K+2, 2K+2] of the rows [x, 1, x~, 1] of `pending` (`GemmInputs.row_source`
     pairs), in float64: the float-output error subtracts moments of nearly equal outputs, and
     products of float32 values are exact in it. One product holds all three moments."""
     groups, count = pending[0][0].shape[0], sum(x.shape[1] for x, _ in pending)
     width = 2 * (k + 1)
-    stacked = np.empty((groups, count, width))
+    stacked = (scratch or _Scratch()).array(0, (groups, count, width))
     stacked[:, :, k] = stacked[:, :, 2 * k + 1] = 1.0
     first = 0
     for x, q in pending:
@@ -429,13 +525,19 @@ def _moments_gram(pending: list[tuple[np.ndarray, np.ndarray]], k: int) -> np.nd
         GemmInputs.write_rows(x, stacked[:, first:last, :k])
         GemmInputs.write_rows(q, stacked[:, first:last, k + 1 : 2 * k + 1])
         first = last
+    return _gram(stacked)
+
+
+def _gram(rows: np.ndarray) -> np.ndarray:
+    """rows^T rows [G, W, W] of float64 `rows` [G, M, W] (one symmetric rank-k update per group)."""
+    groups, width = rows.shape[0], rows.shape[2]
     # columns zero on every row (e.g. kernel taps that only meet padding) add nothing: left out of the product
-    live = np.flatnonzero(np.any(stacked != 0, axis=(0, 1))) if groups == 1 else np.arange(width)
+    live = np.flatnonzero(np.any(rows != 0, axis=(0, 1))) if groups == 1 else np.arange(width)
     if live.size == width:
-        return np.swapaxes(stacked, 1, 2) @ stacked
-    stacked = stacked[:, :, live]
+        return np.swapaxes(rows, 1, 2) @ rows
+    rows = rows[:, :, live]
     gram = np.zeros((groups, width, width))
-    gram[:, live[:, None], live[None, :]] = np.swapaxes(stacked, 1, 2) @ stacked
+    gram[:, live[:, None], live[None, :]] = np.swapaxes(rows, 1, 2) @ rows
     return gram
 
 
@@ -449,12 +551,14 @@ class CompensationAccumulator:
         self.inputs, self.folds, self.cap = inputs, folds, cap
         self._moments: list[np.ndarray] | None = None  # FF, FQ, QQ
         self._pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(folds)]  # rows not in the moments yet
+        self._flushed = False  # whether any rows went into the moments
+        self._scratch = _Scratch()
 
     def add(self, fold: int, float_input: np.ndarray, quantized_input: np.ndarray) -> None:
         """Add one sample's float input and the quantized network's input (real units) to `fold`.
         Rows are gathered until a fold has at least as many as the Gram matrix is wide (a dense
         layer reads one row per sample), so that each product is one efficient BLAS call."""
-        x, q = self.inputs.row_source(float_input, self.cap), self.inputs.row_source(quantized_input, self.cap)
+        x, q = self.inputs.row_gather(float_input, self.cap), self.inputs.row_gather(quantized_input, self.cap)
         self._pending[fold].append((x, q))
         if sum(rows.shape[1] for rows, _ in self._pending[fold]) >= 2 * (_row_width(x) + 1):
             self._flush(fold)
@@ -463,6 +567,7 @@ class CompensationAccumulator:
         pending, self._pending[fold] = self._pending[fold], []
         if not pending:
             return
+        self._flushed = True
         groups, k = pending[0][0].shape[0], _row_width(pending[0][0])
         if self._moments is None:
             self._moments = [np.zeros((self.folds, groups, k + 1, k + 1)) for _ in range(3)]
@@ -471,10 +576,14 @@ class CompensationAccumulator:
         chunk = max(1, _FLUSH_BYTES // (count * 2 * (k + 1) * 8))
         for first in range(0, groups, chunk):
             part = slice(first, min(first + chunk, groups))
-            gram = _moments_gram([(x[part], q[part]) for x, q in pending], k)
-            self._moments[0][fold, part] += gram[:, : k + 1, : k + 1]
-            self._moments[1][fold, part] += gram[:, : k + 1, k + 1 :]
-            self._moments[2][fold, part] += gram[:, k + 1 :, k + 1 :]
+            self._gather(fold, part, [(x[part], q[part]) for x, q in pending], k)
+
+    def _gather(self, fold: int, part: slice, pending: list[tuple[np.ndarray, np.ndarray]], k: int) -> None:
+        """Add the rows of `pending` (groups `part`) to `fold`'s moments."""
+        gram = _moments_gram(pending, k, self._scratch)
+        self._moments[0][fold, part] += gram[:, : k + 1, : k + 1]
+        self._moments[1][fold, part] += gram[:, : k + 1, k + 1 :]
+        self._moments[2][fold, part] += gram[:, k + 1 :, k + 1 :]
 
     def _moment(self, index: int) -> np.ndarray | None:
         for fold in range(self.folds):
@@ -495,6 +604,155 @@ class CompensationAccumulator:
     def quantized_quantized(self) -> np.ndarray | None:
         """sum x~ x~^T [F, G, K+1, K+1]."""
         return self._moment(2)
+
+    def fold_rows(self) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """Per fold, the float and the quantized rows with their ones column ([G, M_f, K+1] each,
+        float64) where all the rows are fewer than the inputs (K+1: every fit is then
+        rank-deficient, and `compensated_target_of_rows` works in the rows' space); else None.
+        Call before `projected_moments`, which gathers them."""
+        if self._flushed or not any(self._pending):
+            return None
+        first = next(p for p in self._pending if p)[0][0]
+        k = _row_width(first)
+        if sum(x.shape[1] for pending in self._pending for x, _ in pending) >= k + 1:
+            return None
+        empty = np.zeros((first.shape[0], 0, k + 1))
+        return [_rows_with_ones(pending, k) if pending else (empty, empty) for pending in self._pending]
+
+    def projected_moments(self, target: np.ndarray) -> ProjectedMoments | None:
+        """What the compensation of the float weights and bias `target` [G, K+1, C] reads of
+        the moments (None before any sample)."""
+        if self.float_float is None:
+            return None
+        return ProjectedMoments.of(target, self.float_float, self.float_quantized, self.quantized_quantized)
+
+
+@dataclass
+class ProjectedMoments:
+    """What fitting and scoring a compensated target read of one layer's moments, per fold,
+    for the float weights and bias t [G, K+1, C]: sum x x^T and sum x x~^T only through t.
+
+    float_energy [F, G, C]: t.(FF t) = sum ([x;1] . t)**2, the float output's energy;
+    cross [F, G, K+1, C]: FQ^T t = sum [x~;1] ([x;1] . t);
+    plain_error [F, G, C]: sum (([x;1] - [x~;1]) . t)**2, the float weight's own error on x~;
+    quantized_quantized [F, G, K+1, K+1]: QQ = sum [x~;1][x~;1]^T."""
+
+    float_energy: np.ndarray
+    cross: np.ndarray
+    plain_error: np.ndarray
+    quantized_quantized: np.ndarray
+
+    @staticmethod
+    def of(target: np.ndarray, float_float: np.ndarray, float_quantized: np.ndarray, quantized_quantized: np.ndarray) -> ProjectedMoments:
+        """From the full moments [F, G, K+1, K+1]."""
+        # the float weight's error from the moments of x - x~, formed first (they nearly cancel)
+        difference = float_float - float_quantized - np.swapaxes(float_quantized, -1, -2) + quantized_quantized
+        return ProjectedMoments(
+            np.sum(target * (float_float @ target), axis=-2),
+            np.swapaxes(float_quantized, -1, -2) @ target,
+            np.sum(target * (difference @ target), axis=-2),
+            quantized_quantized,
+        )
+
+    @staticmethod
+    def of_rows(target: np.ndarray, fold_rows: Sequence[tuple[np.ndarray, np.ndarray]]) -> ProjectedMoments:
+        """From the float and quantized rows of every fold ([G, M_f, K+1] each, ones column last)."""
+        return ProjectedMoments(*(np.stack(arrays) for arrays in zip(*(_projections(target, x, q) for x, q in fold_rows))))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.float_energy, self.cross, self.plain_error, self.quantized_quantized
+
+    def output_error(self, fold: int | None = None) -> OutputError:
+        """`OutputError` on one fold's rows, or on all of them (None)."""
+        if fold is None:
+            return OutputError.of(self.float_energy.sum(axis=0), self.cross.sum(axis=0), self.quantized_quantized.sum(axis=0))
+        return OutputError.of(self.float_energy[fold], self.cross[fold], self.quantized_quantized[fold])
+
+
+def projection_pays(inputs: int, channels: int) -> bool:
+    """Whether `ProjectedCompensationAccumulator` multiplies less than the full Gram product
+    per row for a group of `inputs` (K+1) and `channels` (C): (K+1)**2 / 2 + 3 (K+1) C
+    (QQ's triangle; [x;1] . t, QQ's cross with it, [x~;1] . t) against (2K+2)**2 / 2."""
+    return inputs**2 / 2 + 3 * inputs * channels < 2 * inputs**2
+
+
+class ProjectedCompensationAccumulator(CompensationAccumulator):
+    """`CompensationAccumulator` for one target t [G, K+1, C] known before the rows: sum x~ x~^T
+    is gathered as there (the same sums, so bit for bit the same matrix), the float rows only
+    through [x;1] . t (`ProjectedMoments`), so sum x x^T and sum x x~^T are never formed: with
+    fewer channels than half the inputs (`projection_pays`), most of the full Gram product's work."""
+
+    def __init__(self, inputs: GemmInputs, target: np.ndarray, folds: int = COMPENSATION_FOLDS, cap: int = MAX_PATCHES_PER_SAMPLE):
+        super().__init__(inputs, folds, cap)
+        self.target = np.asarray(target, dtype=np.float64)
+        self._projected: ProjectedMoments | None = None
+
+    def _gather(self, fold: int, part: slice, pending: list[tuple[np.ndarray, np.ndarray]], k: int) -> None:
+        target = self.target[part]
+        if self._projected is None:
+            groups, channels = self.target.shape[0], self.target.shape[2]
+            self._projected = ProjectedMoments(
+                np.zeros((self.folds, groups, channels)),
+                np.zeros((self.folds, groups, k + 1, channels)),
+                np.zeros((self.folds, groups, channels)),
+                np.zeros((self.folds, groups, k + 1, k + 1)),
+            )
+        for total, part_sum in zip(self._projected.arrays(), _projections(target, *_rows_with_ones(pending, k, self._scratch))):
+            total[fold, part] += part_sum
+
+    def _moment(self, index: int) -> np.ndarray | None:
+        raise TypeError("ProjectedCompensationAccumulator keeps the moments only through its target: use projected_moments")
+
+    def projected_moments(self, target: np.ndarray) -> ProjectedMoments | None:
+        if not np.array_equal(target, self.target):
+            raise ValueError("ProjectedCompensationAccumulator: asked for another target than the one it projected on")
+        for fold in range(self.folds):
+            self._flush(fold)
+        return self._projected
+
+
+def _projections(target: np.ndarray, floats: np.ndarray, quantized: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The `ProjectedMoments` sums of rows [G, M, K+1] (float, quantized; ones column last) for
+    the target [G, K+1, C]: float energy, cross, plain error, QQ (the Gram product of `_moments_gram`)."""
+    float_output = floats @ target  # [G, M, C]
+    return (
+        np.sum(np.square(float_output), axis=1),
+        np.swapaxes(quantized, 1, 2) @ float_output,
+        np.sum(np.square(float_output - quantized @ target), axis=1),
+        _gram(quantized),
+    )
+
+
+class _Scratch:
+    """Float64 buffers kept between an accumulator's flushes: writing the rows into fresh
+    pages (a new allocation of megabytes each time) cost more than the copy itself."""
+
+    def __init__(self):
+        self._buffers: dict[int, np.ndarray] = {}
+
+    def array(self, index: int, shape: tuple[int, ...]) -> np.ndarray:
+        """An uninitialised float64 array of `shape` in buffer `index` (valid until its next use)."""
+        size = int(np.prod(shape))
+        if index not in self._buffers or self._buffers[index].size < size:
+            self._buffers[index] = np.empty(size)
+        return self._buffers[index][:size].reshape(shape)
+
+
+def _rows_with_ones(pending: list[tuple[np.ndarray, np.ndarray]], k: int, scratch: _Scratch | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The float and the quantized rows of `pending` (`GemmInputs.row_source` pairs) as
+    float64 [G, M, K+1], a ones column last (in `scratch`'s buffers 0 and 1 if given)."""
+    scratch = scratch or _Scratch()
+    shape = (pending[0][0].shape[0], sum(x.shape[1] for x, _ in pending), k + 1)
+    floats, quantized = scratch.array(0, shape), scratch.array(1, shape)
+    floats[:, :, k] = quantized[:, :, k] = 1.0
+    first = 0
+    for x, q in pending:
+        # gathered rows write their ones column too: one contiguous write where one sample is pending
+        width = k + 1 if isinstance(x, GatheredRows) else k
+        GemmInputs.write_rows(x, floats[:, first : first + x.shape[1], :width])
+        GemmInputs.write_rows(q, quantized[:, first : first + x.shape[1], :width])
+        first += x.shape[1]
+    return floats, quantized
 
 
 def float_output_error(
@@ -519,13 +777,24 @@ class OutputError:
         self.constant = np.sum(target * (float_float @ target), axis=1)
         self.cross = np.swapaxes(float_quantized, 1, 2) @ target  # FQ^T t [G, K+1, C]
 
+    @classmethod
+    def of(cls, float_energy: np.ndarray, cross: np.ndarray, quantized_quantized: np.ndarray) -> OutputError:
+        """From t.(FF t) [G, C], FQ^T t [G, K+1, C] and QQ [G, K+1, K+1] (`ProjectedMoments`)."""
+        error = cls.__new__(cls)
+        error.constant, error.cross, error.quantized_quantized = float_energy, cross, quantized_quantized
+        return error
+
     def __call__(self, candidate: np.ndarray) -> np.ndarray:
         return self.constant - 2 * np.sum(candidate * self.cross, axis=1) + np.sum(candidate * (self.quantized_quantized @ candidate), axis=1)
 
 
 def _pull_weights(quantized_quantized: np.ndarray) -> np.ndarray:
     """D of the fit's pull [G, K+1]: diag(sum x~ x~^T), an input never seen weighing as the mean one."""
-    diagonal = np.einsum("gkk->gk", quantized_quantized)
+    return _pull_of_diagonal(np.einsum("gkk->gk", quantized_quantized))
+
+
+def _pull_of_diagonal(diagonal: np.ndarray) -> np.ndarray:
+    """`_pull_weights` from diag(sum x~ x~^T) [G, K+1]."""
     mean = diagonal.mean(axis=1, keepdims=True)
     mean = np.where(mean > 0, mean, 1.0)  # no rows at all (an empty fold's complement): the fit is the target
     return np.where(diagonal > 0, diagonal, mean)
@@ -598,13 +867,19 @@ class RidgeFits:
 
     def _solve(self, strength: float) -> np.ndarray:
         pull = strength * self.pull
-        system = self.quantized_quantized + pull[:, :, None] * np.eye(pull.shape[1])
         right = self.cross + pull[:, :, None] * self.target
-        if system.shape[0] == 1:
-            _, solution, info = lapack.dposv(system[0], right[0])
+        if self.quantized_quantized.shape[0] == 1:
+            # symmetric: its transpose is the same matrix in LAPACK's column order (no copy), factored in place
+            _, solution, info = lapack.dposv(self._system(pull)[0].T, right[0], overwrite_a=1)
             if info == 0:
                 return solution[None]
-        return np.linalg.solve(system, right)
+        return np.linalg.solve(self._system(pull), right)
+
+    def _system(self, pull: np.ndarray) -> np.ndarray:
+        """QQ + lam D [G, K+1, K+1] (the pull on the diagonal, in place of a product with the identity)."""
+        system = self.quantized_quantized.copy()
+        np.einsum("gkk->gk", system)[...] += pull
+        return system
 
 
 @dataclass
@@ -631,17 +906,22 @@ def compensated_target(
     [G, K+1, C] at the strength whose held-out output error (fit on all folds but one of
     the moments [F, G, K+1, K+1], measured on that one, summed) is lowest, or `target`
     itself where no strength beats it. The chosen fit is then redone on all folds.
+    (`compensated_target_of` with the moments read through the target.)"""
+    moments = ProjectedMoments.of(target, float_float, float_quantized, quantized_quantized)
+    return compensated_target_of(target, moments, strengths)
+
+
+def compensated_target_of(target: np.ndarray, moments: ProjectedMoments, strengths: Sequence[float] = COMPENSATION_STRENGTHS) -> CompensatedTarget:
+    """`compensated_target` from the moments as the target reads them.
     Each fold's fits at every strength come from one `RidgeFits` (one eigendecomposition,
     or one Cholesky solve per strength)."""
-    total = [m.sum(axis=0) for m in (float_float, float_quantized, quantized_quantized)]
-    total_cross = np.swapaxes(total[1], 1, 2) @ target
+    total_quantized = moments.quantized_quantized.sum(axis=0)
+    total_cross = moments.cross.sum(axis=0)
     errors = np.zeros((1 + len(strengths), *target.shape[::2]))  # [1 + S, G, C]
-    for f in range(float_float.shape[0]):
-        error_on_fold = OutputError(target, float_float[f], float_quantized[f], quantized_quantized[f])
-        # the float weight itself: sum (([x;1] - [x~;1]) . t)**2, its moments formed first
-        difference = float_float[f] - float_quantized[f] - np.swapaxes(float_quantized[f], 1, 2) + quantized_quantized[f]
-        errors[0] += np.sum(target * (difference @ target), axis=1)
-        fits = RidgeFits(target, total_cross - error_on_fold.cross, total[2] - quantized_quantized[f])
+    for f in range(moments.cross.shape[0]):
+        error_on_fold = moments.output_error(f)
+        errors[0] += moments.plain_error[f]  # the float weight itself
+        fits = RidgeFits(target, total_cross - moments.cross[f], total_quantized - moments.quantized_quantized[f])
         for index, strength in enumerate(strengths, start=1):
             errors[index] += error_on_fold(fits.fit(strength))
     best = np.argmin(errors, axis=0)  # ties (and a first fold-less error) keep the float weight
@@ -649,9 +929,82 @@ def compensated_target(
     strength_of = np.array([np.inf, *strengths])[best]
     fitted = target.copy()
     if np.any(best > 0):
-        fit = RidgeFits(target, total_cross, total[2]).fit(np.where(best > 0, strength_of, 1.0))
+        fit = RidgeFits(target, total_cross, total_quantized).fit(np.where(best > 0, strength_of, 1.0))
         fitted = np.where((best > 0)[:, None, :], fit, fitted)
     return CompensatedTarget(fitted, strength_of, errors[0], chosen)
+
+
+class RowSpaceFits:
+    """`ridge_fit` at every strength from the rows themselves, for fewer rows M than inputs
+    (K+1): with Q the quantized rows [M, K+1], r = (X - Q) t the float weight's residuals
+    and D the pull, V = t + D^-1 Q^T (Q D^-1 Q^T + lam I)^-1 r (the normal equations
+    (Q^T Q + lam D)(V - t) = Q^T r, pushed through), and one eigendecomposition
+    Q D^-1 Q^T = U diag(s) U^T [M, M] serves every strength: V = t + B (a / (s + lam)),
+    B = D^-1 Q^T U, a = U^T r. An input never seen (a zero column of Q) keeps t_k."""
+
+    def __init__(self, target: np.ndarray, quantized: np.ndarray, residual: np.ndarray):
+        self.target = target
+        pull = _pull_of_diagonal(np.einsum("gmk,gmk->gk", quantized, quantized))
+        self.values, vectors = np.linalg.eigh((quantized / pull[:, None, :]) @ np.swapaxes(quantized, 1, 2))
+        self.basis = (np.swapaxes(quantized, 1, 2) @ vectors) / pull[:, :, None]  # B [G, K+1, M]
+        self.data_part = np.swapaxes(vectors, 1, 2) @ residual  # a [G, M, C]
+
+    def coefficients(self, strength: float | np.ndarray) -> np.ndarray:
+        """a / (s + lam) [G, M, C] for one strength, or for one per channel ([G, C])."""
+        lam = np.asarray(strength, dtype=np.float64)
+        return self.data_part / (self.values[:, :, None] + (lam[:, None, :] if lam.ndim == 2 else lam))
+
+    def fit(self, strength: float | np.ndarray) -> np.ndarray:
+        """V [G, K+1, C]."""
+        return self.target + self.basis @ self.coefficients(strength)
+
+
+def compensated_target_of_rows(
+    target: np.ndarray, fold_rows: Sequence[tuple[np.ndarray, np.ndarray]], strengths: Sequence[float] = COMPENSATION_STRENGTHS
+) -> CompensatedTarget:
+    """`compensated_target` from the rows of every fold ([G, M_f, K+1] float and quantized,
+    `ProjectedCompensationAccumulator.fold_rows`) where they are fewer than the inputs: each
+    fit on the other folds' rows is a `RowSpaceFits` ([M, M] instead of [K+1, K+1] systems),
+    and a candidate's held-out error is the sum of squares of its residuals on the fold's rows."""
+    residuals = [(x - q) @ target for x, q in fold_rows]  # the float weight's, per fold [G, M_f, C]
+    errors = np.zeros((1 + len(strengths), *target.shape[::2]))  # [1 + S, G, C]
+    for f, (_, quantized) in enumerate(fold_rows):
+        errors[0] += np.sum(np.square(residuals[f]), axis=1)
+        others = [g for g in range(len(fold_rows)) if g != f]  # none: no rows to fit, V = t
+        fits = RowSpaceFits(
+            target,
+            np.concatenate([quantized[:, :0]] + [fold_rows[g][1] for g in others], axis=1),
+            np.concatenate([residuals[f][:, :0]] + [residuals[g] for g in others], axis=1),
+        )
+        fold_basis = quantized @ fits.basis  # Q_f B [G, M_f, M]
+        for index, strength in enumerate(strengths, start=1):
+            errors[index] += np.sum(np.square(residuals[f] - fold_basis @ fits.coefficients(strength)), axis=1)
+    best = np.argmin(errors, axis=0)  # ties keep the float weight
+    chosen = np.take_along_axis(errors, best[None], axis=0)[0]
+    strength_of = np.array([np.inf, *strengths])[best]
+    fitted = target.copy()
+    if np.any(best > 0):
+        fits = RowSpaceFits(target, np.concatenate([q for _, q in fold_rows], axis=1), np.concatenate(residuals, axis=1))
+        fitted = np.where((best > 0)[:, None, :], fits.fit(np.where(best > 0, strength_of, 1.0)), fitted)
+    return CompensatedTarget(fitted, strength_of, errors[0], chosen)
+
+
+def compensation_target(op: QuantizedGemmOp, float_weight: np.ndarray, float_bias: np.ndarray) -> np.ndarray:
+    """The float layer's weights and bias as the compensation fits them: [G, K+1, C/G], float64."""
+    inputs = GemmInputs.of(op)
+    weight = inputs.group_weight(np.asarray(float_weight, dtype=np.float64))
+    channels = weight.shape[0] * weight.shape[2]
+    bias = np.broadcast_to(np.asarray(float_bias, dtype=np.float64), (channels,)).reshape(inputs.groups, -1)
+    return np.concatenate([weight, bias[:, None, :]], axis=1)
+
+
+def compensation_accumulator(op: QuantizedGemmOp, float_weight: np.ndarray, float_bias: np.ndarray) -> CompensationAccumulator:
+    """The accumulator that gathers `op`'s moments with the least work: projected on the
+    float target where that multiplies less (`projection_pays`), else the full moments."""
+    inputs, target = GemmInputs.of(op), compensation_target(op, float_weight, float_bias)
+    if projection_pays(target.shape[1], target.shape[2]):
+        return ProjectedCompensationAccumulator(inputs, target)
+    return CompensationAccumulator(inputs)
 
 
 def round_compensated_layer(
@@ -669,26 +1022,26 @@ def round_compensated_layer(
     steps = weight_steps(op)
     active = np.any(reshape_weight_to_output_channels(planned) != 0, axis=0)
     by_group = lambda per_channel: np.asarray(per_channel).reshape(inputs.groups, -1)  # noqa: E731 ([C] -> [G, C/G])
-    weight = inputs.group_weight(np.asarray(float_weight, dtype=np.float64))
-    bias = by_group(np.broadcast_to(np.asarray(float_bias, dtype=np.float64), steps.shape))
-    target = np.concatenate([weight, bias[:, None, :]], axis=1)
-    moments = (accumulator.float_float, accumulator.float_quantized, accumulator.quantized_quantized)
-    fitted = compensated_target(target, *moments)
+    target = compensation_target(op, float_weight, float_bias)
+    rows = target.shape[1] - 1
+    bias = target[:, rows]
+    fold_rows = accumulator.fold_rows()  # few rows: everything from the rows themselves
+    moments = ProjectedMoments.of_rows(target, fold_rows) if fold_rows else accumulator.projected_moments(target)
+    fitted = compensated_target_of_rows(target, fold_rows) if fold_rows else compensated_target_of(target, moments)
     compensated = np.isfinite(fitted.strength) & by_group(active)
     fitted_target = np.where(compensated[:, None, :], fitted.target, target)
-    rows = weight.shape[1]
     group_steps = by_group(np.where(active, steps, 1.0))[:, None, :]
     scaled = np.where(by_group(active)[:, None, :], fitted_target[:, :rows] / group_steps, 0.0)
     clipped = compensated & np.any(np.abs(scaled) > _QMAX + 0.5, axis=1)
-    total = [m.sum(axis=0) for m in moments]
-    rounded = gptq_round(scaled, total[2][:, :rows, :rows])
+    total_quantized = moments.quantized_quantized.sum(axis=0)
+    rounded = gptq_round(scaled, total_quantized[:, :rows, :rows])
     rounded_real = rounded * group_steps
     # the bias absorbs the mean of the rounding error over the calibration rows
-    means = total[2][:, :rows, rows] / np.maximum(total[2][:, rows, rows], 1.0)[:, None]
+    means = total_quantized[:, :rows, rows] / np.maximum(total_quantized[:, rows, rows], 1.0)[:, None]
     refit = fitted_target[:, rows] + np.sum((fitted_target[:, :rows] - rounded_real) * means[:, :, None], axis=1)
     rounded_bias = np.where(compensated, refit, bias)
     nearest = inputs.group_weight(reshape_weight_to_output_channels(planned).astype(np.int64))
-    error_of = OutputError(target, *total)
+    error_of = moments.output_error()
     nearest_error = error_of(np.concatenate([nearest * group_steps, bias[:, None, :]], axis=1))
     rounded_error = error_of(np.concatenate([rounded_real, rounded_bias[:, None, :]], axis=1))
     better = (rounded_error < nearest_error) & by_group(active)
@@ -863,7 +1216,7 @@ def _compensate(
 
     def before(op, inputs: list[np.ndarray], constants: dict[SSAValue, np.ndarray]) -> None:
         accumulator = accumulator_for(op, float_ops[op.node_name], *targets[op]) if accumulator_for else None
-        accumulator = accumulator or CompensationAccumulator(GemmInputs.of(op))
+        accumulator = accumulator or compensation_accumulator(op, *targets[op])
         element = op.input.type.element_type
         for index, (float_input, quantized_input) in enumerate(zip(float_inputs(op.node_name), inputs)):
             accumulator.add(index % COMPENSATION_FOLDS, float_input, _real(quantized_input, element))
@@ -889,7 +1242,10 @@ __all__ = [
     "COMPENSATION_STRENGTHS",
     "CompensatedTarget",
     "CompensationAccumulator",
+    "ProjectedCompensationAccumulator",
+    "ProjectedMoments",
     "DAMPING",
+    "GatheredRows",
     "GemmInputs",
     "HessianAccumulator",
     "LayerRounding",
@@ -897,11 +1253,17 @@ __all__ = [
     "OutputError",
     "RidgeFits",
     "RoundingReport",
+    "RowSpaceFits",
     "WEIGHT_ROUNDING_SAMPLES",
     "compensated_target",
+    "compensated_target_of",
+    "compensated_target_of_rows",
+    "compensation_accumulator",
+    "compensation_target",
     "float_output_error",
     "gptq_round",
     "output_error",
+    "projection_pays",
     "ridge_fit",
     "round_compensated_layer",
     "round_layer",
