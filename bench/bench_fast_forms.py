@@ -18,6 +18,8 @@ depend on the ranges' method), so that their ratios compare under the same load:
 - mul-form: every qmul as DequantizeLinear, Mul, Mul, QuantizeLinear (`integer_emulation.
   _scaled_by_one_value` off: the form before a qmul by one value became one scaled
   DequantizeLinear; same bytes);
+- plain-tables: every recognized table's float32 pipeline as emitted, unchecked (the form before
+  `table_constants.make_exact` nudged its constants or read the table where float32 missed a byte);
 - float-form: the float emulation (`fused_emulation.FusedProgram`, SIMA_FAST_FORM=float), not
   the int8 form with a change. `fast_program` runs it for programs mostly in channel-grouped
   blocks (`integer_emulation.FLOAT_FORM_GROUPED_SHARE`); printed as "fast mode runs".
@@ -42,8 +44,21 @@ Measured (default_quantization, 100 inputs, 2026-11-24): orientation 52.0 dB / 1
 rec 28.2 -> 16.1 dB (top-1 is meaningless for det / rec): far below fast mode's bar (30 dB,
 99 %), so no relaxed 8-bit form was kept.
 
+--table-constants N measures values only too (same model and inputs as --unrounded-tables): how
+the int8 form's recognized tables lowered (`table_constants.make_exact`: as-is / nudged /
+fallback), and fast-vs-exact SQNR, top-1 agreement and outputs with the same integers as bit-exact
+(within half the output's step: the final dequantize differs in the last float32 bit) with the
+check and without it (plain-tables). Measured (default_quantization, 100 inputs, 2026-11-24,
+plain -> checked): cls 2 of 27 tables nudged, 33.9 -> 144.3 dB, top-1 99 -> 100 %, 94 -> 100 / 100
+outputs the same integers; det 8 of 34 nudged, 1 read, 26.7 -> 27.8 dB (0 / 100 the same: its
+input quantize and qconv2d_transpose, float32 emulations, differ); orientation (30) and rec (37)
+all exact as emitted, 52.0 dB (94 / 100 the same: the input quantize) and 28.2 dB (0 / 100: the
+input quantize, qlayer_norm, qsoftmax, qmatmul, qadd, qavg_pool). Timed in the same run as
+int8-form (five interleaved rounds, load ~3): plain-tables cls 1.52x / 1.55x, orientation 1.39x /
+1.41x (identical graphs: noise), det 1.29x / 1.30x, rec 1.00x / 1.00x.
+
     python bench/bench_fast_forms.py [--only cls,orientation] [--channel-groups] [--runs 20] [--rounds 5] [--compiled]
-        [--calibration default|minmax] [--unrounded-tables N]
+        [--calibration default|minmax] [--unrounded-tables N] [--table-constants N]
 
 numba is not a dependency: for --compiled install it anywhere importable (e.g.
 `pip install --target DIR numba llvmlite` and PYTHONPATH=DIR).
@@ -84,6 +99,9 @@ def main() -> int:
     parser.add_argument("--compiled", action="store_true", help="also the compiled-lookup estimate (numba)")
     parser.add_argument("--unrounded-tables", type=int, default=0, metavar="N",
                         help="instead: fast-vs-exact SQNR and top-1 agreement on N evaluation inputs with the conv's rounding before each hard_swish skipped")
+    parser.add_argument("--table-constants", type=int, default=0, metavar="N",
+                        help="instead: how the tables lowered (as-is / nudged / fallback) and fast-vs-exact SQNR and top-1 "
+                             "agreement on N evaluation inputs with and without the exact-table check (table_constants.py)")
     args = parser.parse_args()
     limit_blas_threads(1)
 
@@ -95,7 +113,7 @@ def main() -> int:
     from models import REAL_MODELS, load_real_net, nhwc_samples, real_inputs
     from runtime.integer_arithmetic import lookup
     from runtime.kernels.base import static_shape
-    from runtime.onnx_backend import integer_emulation
+    from runtime.onnx_backend import integer_emulation, table_constants
     from runtime.onnx_backend.exact_tables import read_table
     from runtime.onnx_backend.fused_emulation import FusedProgram
     from runtime.onnx_backend.integer_emulation import fast_program
@@ -129,6 +147,7 @@ def main() -> int:
         "no-tables": lambda: patched(integer_emulation, "INTEGER_LOWERINGS", {**integer_emulation.INTEGER_LOWERINGS, q.LutOp: lut_none}),
         "qlinear-convs": lambda: patched(integer_emulation, "runs_on_floats", lambda op, w: False),
         "mul-form": lambda: patched(integer_emulation, "_scaled_by_one_value", lambda *args: None),
+        "plain-tables": lambda: patched(table_constants, "make_exact", lambda f, first_node, first_initializer, source, result, *rest: result),
     }
     if args.channel_groups:
         variants["unmerged"] = lambda: patched(integer_emulation.IntegerEmulation, "merges_channel_groups", False)
@@ -169,9 +188,12 @@ def main() -> int:
         config = default_quantization if args.calibration == "default" else default_quantization.with_calibration(MinMaxMethod())
         if args.channel_groups:
             config = config.with_channel_groups()
-        if args.unrounded_tables:
+        if args.unrounded_tables or args.table_constants:
             model = load_real_net(name).quantize(nhwc_samples(name, 32, seed=1), config)  # the accuracy benches' calibration
-            print_unrounded_tables(name, model, nhwc_samples(name, args.unrounded_tables, seed=2))
+            if args.table_constants:
+                print_table_constants(name, model, nhwc_samples(name, args.table_constants, seed=2))
+            else:
+                print_unrounded_tables(name, model, nhwc_samples(name, args.unrounded_tables, seed=2))
             continue
         model = load_real_net(name).quantize(nhwc_samples(name, 4, seed=7), config)
         image = real_inputs(name, 1, seed=11)[0]
@@ -312,6 +334,42 @@ def print_unrounded_tables(name: str, model, samples) -> None:
     same = all(np.array_equal(a, b) for a, b in zip(outputs["int8-form"], outputs["qlinear-convs"]))
     print(f"{name:<14} {len(samples)} inputs, {sum(rewritten)} conv -> hard_swish roundings skipped: " + ", ".join(cells)
           + f"; int8-form = qlinear-convs byte for byte: {same}", flush=True)
+
+
+def print_table_constants(name: str, model, samples) -> None:
+    """The int8 form's tables (`table_constants.make_exact`: as-is / nudged / fallback) and its
+    fast-vs-exact output SQNR, top-1 agreement and byte-identical outputs on `samples`, with the
+    check and without it (each recognized table's float32 pipeline as emitted)."""
+    from unittest import mock
+
+    import numpy as np
+
+    from runtime.integer_kernels.boundary import quantized_element
+    from runtime.onnx_backend import table_constants
+    from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION
+    from runtime.onnx_backend.program import OnnxProgram
+    from sima_dialect import quantized_ops as q
+
+    exact = [model.execute(sample)[0] for sample in samples]
+    # the output's step (its final dequantize's input): outputs within half a step have the same integers
+    returned = next(op for op in model.module.walk() if op.name == "func.return").operands[0].owner
+    step = quantized_element(returned.input).scale_value if isinstance(returned, q.DequantizeOp) else 0.0
+    unchecked = lambda f, first_node, first_initializer, source, result, *rest: result  # noqa: E731
+    with mock.patch.object(table_constants, "make_exact", unchecked):
+        programs = {"plain-tables": OnnxProgram(model._interpreter(True), threads=1, emulation=INTEGER_EMULATION)}
+    before = table_constants.OUTCOMES.copy()
+    programs["exact-tables"] = OnnxProgram(model._interpreter(True), threads=1, emulation=INTEGER_EMULATION)
+    outcomes = dict(table_constants.OUTCOMES - before)
+    cells = []
+    for variant, program in programs.items():
+        wide = [e.astype(np.float64) for e in exact]  # execute's outputs: dequantized
+        fast = [model._dequantized(0, program.run(sample)[0]).astype(np.float64) for sample in samples]
+        identical = sum(bool(np.all(np.abs(e - o) < step / 2)) if step else np.array_equal(e, o) for e, o in zip(wide, fast))
+        noise = sum(float(((e - f) ** 2).sum()) for e, f in zip(wide, fast))
+        sqnr = float("inf") if noise == 0 else 10 * np.log10(sum(float((e**2).sum()) for e in wide) / noise)
+        agreement = 100 * np.mean([np.argmax(e) == np.argmax(f) for e, f in zip(wide, fast)])
+        cells.append(f"{variant} {sqnr:.1f} dB, top-1 agreement {agreement:.0f}%, {identical}/{len(samples)} outputs with the same integers")
+    print(f"{name:<14} {len(samples)} inputs, tables {outcomes}: " + ", ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

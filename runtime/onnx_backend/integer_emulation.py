@@ -33,7 +33,10 @@ QLinearGlobalAveragePool, ...) and runs NHWC end to end:
   that value in the other operand's DequantizeLinear scale, `_scaled_by_one_value`)
   (onnxruntime's QLinearAdd / QLinearMul measured far from bit-exact: 17.6 / 26.6
   dB on cls with percentile calibration, where these forms give 147.6 dB);
-- lut: hard_swish as HardSwish on the real values; other tables as below;
+- lut: hard_swish as HardSwish on the real values; other tables as below; a recognized
+  function's float32 pipeline checked on all 256 bytes at lowering time and its constants
+  nudged a few ulps until it gives exactly the table's bytes, else the table read
+  (`table_constants.py`);
 - every other op: its float emulation (`emulate.FAST_LOWERINGS`) between a
   DequantizeLinear of its byte operands and a QuantizeLinear of its 8-bit results
   (the emulation's own final QuantizeLinear, writing bytes instead of a
@@ -68,7 +71,7 @@ import runtime.kernels  # noqa: F401  first: it completes runtime.integer_kernel
 from runtime.integer_arithmetic import ArithFoldedRequantization, TFLiteRequantization
 from runtime.integer_kernels.boundary import quantized_element, storage_dtype
 from runtime.kernels.base import ints, static_shape
-from runtime.onnx_backend import emulate, table_functions
+from runtime.onnx_backend import emulate, table_constants, table_functions
 from runtime.onnx_backend.graph import NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
 from runtime.onnx_backend.lower import (
     NotLowerable,
@@ -557,16 +560,26 @@ def lower_qglobal_avg_pool(op: q.QGlobalAvgPoolOp, f: Fragment, operands: Operan
 
 def lower_lut(op: q.LutOp, f: Fragment, operands: Operands) -> list[str]:
     """hard_swish as one HardSwish on the real values (Mul(c, HardSigmoid(c)) reads c twice, and
-    onnxruntime then dequantizes it twice); other tables as the float emulation reads them."""
+    onnxruntime then dequantizes it twice); other tables as the float emulation reads them. A
+    recognized function's float32 pipeline is checked on every byte and its constants nudged
+    until it gives exactly the table's bytes, else the table is read (`table_constants.make_exact`)."""
     source, target = _byte_element(op.input), _byte_element(op.output)
     table = operands.constant(1)
-    if source is not None and target is not None and table is not None:
-        found = table_functions.recognize(table, source, target)
-        if found is not None and found.function.name == "hard_swish":
-            real = _centred(f, operands.name(0), source, source.scale_value)
-            swished = f.node("HardSwish", [real])
-            return [f.node("QuantizeLinear", [swished, _scalar_constant(f, np.float32(target.scale_value)), _byte_zero(f, target)])]
-    return _between_bytes(emulate.emulate_lut)(op, f, operands)
+    if source is None or target is None or table is None:
+        return _between_bytes(emulate.emulate_lut)(op, f, operands)
+    found = table_functions.recognize(table, source, target)
+    if found is None:  # read with Gather by the float emulation: exact already
+        return _between_bytes(emulate.emulate_lut)(op, f, operands)
+    x = operands.name(0)
+    first_node, first_initializer = len(f.nodes), len(f.initializers)
+    if found.function.name == "hard_swish":
+        swished = f.node("HardSwish", [_centred(f, x, source, source.scale_value)])
+        result = f.node("QuantizeLinear", [swished, _scalar_constant(f, np.float32(target.scale_value)), _byte_zero(f, target)])
+    else:
+        [result] = _between_bytes(emulate.emulate_lut)(op, f, operands)
+    shape = tuple(static_shape(op.output))
+    known = shape if all(d >= 0 for d in shape) else None
+    return [table_constants.make_exact(f, first_node, first_initializer, x, result, table, known, f.where)]
 
 
 # ---------------------------------------------------------------------------
