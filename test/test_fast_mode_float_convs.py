@@ -28,7 +28,6 @@ from test_fast_mode_integer import SETTINGS, _int8_gemm, conv_module, integer_em
 from test_integer_kernels_gemm import conv_cases, int_arrays
 from test_onnx_backend_ops import one_op
 
-pytest.importorskip("onnxruntime")
 
 
 class FloatConvs:

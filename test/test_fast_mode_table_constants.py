@@ -25,7 +25,6 @@ from sima_dialect.quantized_ops import LutOp
 from test_fast_mode_integer import SETTINGS, integer_emulated
 from test_onnx_backend_ops import one_op
 
-pytest.importorskip("onnxruntime")
 
 EVERY_BYTE = np.arange(-128, 128).astype(np.int8).reshape(1, 2, 8, 16)
 DYADIC_STEPS = [2.0**-4, 2.0**-5, 2.0**-6, 3 * 2.0**-7, 3 * 2.0**-8, 0.05, 0.1]
