@@ -68,7 +68,7 @@ def test_help_is_everywhere(capsys) -> None:
     code, out, _ = afe(capsys, "quantize", "--help")
     for option in ("--calibration-method", "--activation-scheme", "--weight-scheme", "--int16", "--requantization-mode",
                    "--unquantized-node", "--int16-node", "--calibration-data", "--output-dir", "--bias-correction",
-                   "--channel-equalization", "--smooth-quant", "--weight-rounding"):
+                   "--channel-equalization", "--smooth-quant", "--weight-rounding", "--suggest-int16", "--suggest-int16-among"):
         assert option in out
 
 
@@ -131,6 +131,34 @@ def test_quantize_options_build_the_config(tmp_path, capsys, caplog) -> None:
     assert rows["conv2d_add_relu_2"].precision == "int16"
     forced = [row for row in model.list_nodes() if row.name.endswith("conv2d_add_0") and row.kind == "sima.conv2d"]
     assert forced and forced[0].target == "APU" and forced[0].precision == "float32"
+
+
+def test_quantize_suggest_int16_quantizes_the_chosen_nodes_in_int16(tmp_path, capsys) -> None:
+    """--suggest-int16 N: suggest_int16_nodes on the calibration data picks among the candidates,
+    says what it measured, and the saved model computes the chosen nodes (only them) in int16."""
+    candidates = ["MLA_0/conv2d_add_relu_2", "MLA_0/hard_swish_1"]
+    code, out, err = afe(
+        capsys, "quantize", MODEL, "--calibration-data", CALIBRATION, "-o", tmp_path, "--name", "suggested", *FAST,
+        "--suggest-int16", "1", *(arg for node in candidates for arg in ("--suggest-int16-among", node)),
+    )
+    assert code == 0, err
+    chosen = re.search(r"^int16 +(\S+)$", out, re.MULTILINE)
+    assert chosen is not None and chosen.group(1) in candidates, out
+    before, after = map(float, re.search(r"calibration SQNR (\S+) -> (\S+) dB", out).groups())
+    assert after > before
+    precisions = {row.name: row.precision for row in Model.load(str(tmp_path / "suggested.sima")).list_nodes()}
+    assert precisions[chosen.group(1)] == "int16"
+    assert all(precisions[node] == "int8" for node in candidates if node != chosen.group(1))
+    assert re.search(r"time .*suggest int16 [\d.]+ s", out)
+
+
+def test_quantize_suggest_int16_errors_name_the_option_or_node(tmp_path, capsys) -> None:
+    base = ["quantize", MODEL, "--calibration-data", CALIBRATION, "-o", tmp_path, *FAST]
+    code, _, err = afe(capsys, *base, "--suggest-int16-among", "MLA_0/hard_swish_1")
+    assert code == 1 and "need --suggest-int16 N" in error_line(err)
+    code, _, err = afe(capsys, *base, "--suggest-int16", "1", "--suggest-int16-among", "MLA_0/hard_swish_99")
+    assert code == 1 and "no node named 'MLA_0/hard_swish_99'" in error_line(err) and "hard_swish_9" in error_line(err)
+    assert not list(tmp_path.glob("*.sima"))  # nothing written
 
 
 def test_quantize_int16_quantizes_every_activation_to_16_bits(tmp_path, capsys) -> None:
