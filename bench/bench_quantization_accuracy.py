@@ -59,7 +59,7 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -168,15 +168,8 @@ def logits(module, samples: Sequence[dict]) -> list[tuple[np.ndarray, np.ndarray
     return [(produced[0], real(produced[offset])) for produced in map(interpreter.run, samples)]
 
 
-def measure(label: str, run: Callable[[], tuple[list[np.ndarray], list[np.ndarray]]], classify: bool) -> dict[str, object]:
-    start = time.perf_counter()
-    reference, quantized = run()
-    return {
-        "sqnr": sqnr_db(reference, quantized),
-        "top1": top1_agreement(reference, quantized) if classify else None,
-        "seconds": time.perf_counter() - start,
-        "label": label,
-    }
+def measure(reference: Sequence[np.ndarray], quantized: Sequence[np.ndarray], classify: bool) -> dict[str, float | None]:
+    return {"sqnr": sqnr_db(reference, quantized), "top1": top1_agreement(reference, quantized) if classify else None}
 
 
 def main() -> int:
@@ -256,7 +249,7 @@ def main() -> int:
             model = net.quantize(nhwc(calibration_nchw), config)
             quantize_seconds[label] = time.perf_counter() - start
             evaluated = [model.execute(s, fast_mode=args.fast_mode)[0] for s in nhwc(evaluation_nchw)]
-            results[label] = measure(label, lambda: (reference, evaluated), classify)
+            results[label] = measure(reference, evaluated, classify)
             truth_outputs[label] = evaluated
             if extra_reference is not None and not args.fast_mode:
                 outputs, logit_values = zip(*logits(model.module, nhwc(extra_nchw)))
@@ -270,13 +263,10 @@ def main() -> int:
             for method in ort_methods:
                 quantized, fp32 = ort_quantized_session(spec.path, spec, calibration_nchw, method, Path(workdir))
                 feed = lambda session, x: session.run(None, {spec.input_name: x})[0]  # noqa: E731
-                results[f"ort {method.lower()}"] = measure(
-                    method,
-                    lambda: ([feed(fp32, x) for x in evaluation_nchw], [feed(quantized, x) for x in evaluation_nchw]),
-                    classify,
-                )
+                evaluated = [feed(quantized, x) for x in evaluation_nchw]
+                results[f"ort {method.lower()}"] = measure([feed(fp32, x) for x in evaluation_nchw], evaluated, classify)
                 if pooled:
-                    truth_outputs[f"ort {method.lower()}"] = [feed(quantized, x) for x in [*evaluation_nchw, *(extra_nchw if with_extra else [])]]
+                    truth_outputs[f"ort {method.lower()}"] = [*evaluated, *(feed(quantized, x) for x in (extra_nchw if with_extra else []))]
 
         def cell(result: dict) -> str:
             top1 = "" if result["top1"] is None else f" / {100 * result['top1']:5.1f}"

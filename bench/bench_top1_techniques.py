@@ -53,6 +53,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +208,6 @@ def main() -> int:
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root / "test"))
     sys.path.insert(0, str(root / "bench"))
-    from bench_quantization_accuracy import DECIDED_MARGIN, top1_margin
     from afe.apis.defines import default_quantization
     from afe.core.quantize_pipeline import partitioned_float_module
     from models import load_real_net, nhwc_samples, true_classes
@@ -225,27 +225,50 @@ def main() -> int:
         truth = np.concatenate([true_classes(name, args.evaluation, seed=2), true_classes(name, len(extra), seed=3)])
         float_module = partitioned_float_module(net.module)
         reference = Interpreter(float_module)
-        expected = [reference.run(s)[0] for s in evaluation]
-        expected_extra = [reference.run(s)[0] for s in extra]
-        expected_classes = np.array([int(np.argmax(e)) for e in [*expected, *expected_extra]])
-        decided = top1_margin([*expected, *expected_extra]) >= DECIDED_MARGIN
+        data = EvaluationSet(evaluation, extra, [reference.run(s)[0] for s in evaluation], [reference.run(s)[0] for s in extra], truth)
         figures: dict[str, list[tuple[float, ...]]] = {}  # per configuration, per seed: top-1 100, 300, pooled, truth, decided
         for seed in seeds:
-            figures_of_seed = run_seed(name, seed, args, config, float_module, evaluation, extra, expected, expected_extra,
-                                       expected_classes, truth, decided)
-            for label, row in figures_of_seed.items():
+            for label, row in run_seed(name, seed, args, config, float_module, data).items():
                 figures.setdefault(label, []).append(row)
         if len(seeds) > 1:
-            print_summary(name, seeds, figures, args, truth, expected_classes, decided)
+            print_summary(name, seeds, figures, args, data)
     return 0
 
 
-def run_seed(name, seed, args, config, float_module, evaluation, extra, expected, expected_extra, expected_classes, truth, decided):
+@dataclass
+class EvaluationSet:
+    """The evaluation inputs (seed 2), the extra ones (seed 3), fp32's outputs on both and their true classes."""
+
+    evaluation: list
+    extra: list
+    expected: list
+    expected_extra: list
+    truth: np.ndarray
+
+    @property
+    def expected_classes(self) -> np.ndarray:
+        return np.array([int(np.argmax(e)) for e in [*self.expected, *self.expected_extra]])
+
+    @property
+    def decided(self) -> np.ndarray:
+        """The inputs fp32 decides: its log-probability margin >= DECIDED_MARGIN."""
+        from bench_quantization_accuracy import DECIDED_MARGIN, top1_margin
+
+        return top1_margin([*self.expected, *self.expected_extra]) >= DECIDED_MARGIN
+
+    def fp32_truth_top1(self) -> float:
+        return 100 * float(np.mean(self.expected_classes == self.truth))
+
+
+def run_seed(name, seed, args, config, float_module, data: EvaluationSet):
     """One calibration seed's table (module docstring); returns, per configuration, its top-1 %
     on the evaluation inputs, the extra ones, both, against the true class, and where fp32 decides."""
     from bench_quantization_accuracy import DECIDED_MARGIN, sqnr_db, top1_agreement
     from afe.apis.model import Model
     from models import nhwc_samples
+
+    evaluation, extra, expected, expected_extra, truth = data.evaluation, data.extra, data.expected, data.expected_extra, data.truth
+    expected_classes, decided = data.expected_classes, data.decided
 
     calibration = nhwc_samples(name, args.calibration, seed=seed)
     configurations = Configurations(float_module, calibration, config, group_blocks=args.group_blocks,
@@ -253,7 +276,7 @@ def run_seed(name, seed, args, config, float_module, evaluation, extra, expected
                                     alt_rounds=args.alt_rounds)
     print(f"\n== {name}: calibration {args.calibration} (seed {seed}, {configurations.calibration_seconds:.1f} s), evaluation {args.evaluation}, "
           f"+{len(extra)}; output SQNR dB / top-1 % (+{len(extra)}: SQNR / top-1 %), CPU seconds beyond calibration; "
-          f"truth {len(truth)}: top-1 % vs the true class (fp32 {100 * np.mean(expected_classes == truth):.1f}) / "
+          f"truth {len(truth)}: top-1 % vs the true class (fp32 {data.fp32_truth_top1():.1f}) / "
           f"agreement % where fp32's margin >= {DECIDED_MARGIN} ({int(decided.sum())} inputs)", flush=True)
     figures = {}
     for label in [c for c in args.configs.split(",") if c]:
@@ -277,12 +300,12 @@ def run_seed(name, seed, args, config, float_module, evaluation, extra, expected
     return figures
 
 
-def print_summary(name, seeds, figures, args, truth, expected_classes, decided) -> None:
+def print_summary(name, seeds, figures, args, data: EvaluationSet) -> None:
     """Mean [min, max] over the calibration seeds of each configuration's figures."""
     from bench_quantization_accuracy import DECIDED_MARGIN
 
     print(f"\n== {name}: over calibration seeds {', '.join(map(str, seeds))}: mean [min, max] of top-1 agreement % on the "
-          f"{args.evaluation}, on the +{args.extra_evaluation}, pooled; top-1 % vs the true class (fp32 {100 * np.mean(expected_classes == truth):.1f}); "
+          f"{args.evaluation}, on the +{args.extra_evaluation}, pooled; top-1 % vs the true class (fp32 {data.fp32_truth_top1():.1f}); "
           f"agreement % where fp32's margin >= {DECIDED_MARGIN}; seeds with >= 98 % on the {args.evaluation}")
     for label, rows in figures.items():
         table = np.array(rows)

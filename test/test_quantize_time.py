@@ -19,6 +19,8 @@ real models before and after.)
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import onnx
 import pytest
@@ -480,37 +482,12 @@ def test_compensation_on_a_small_net_gives_the_integers_of_the_code_before(head_
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
-def _old_gptq_round(scaled, hessian, qmax=127, *, damping=None, block=weight_rounding.BLOCK):
-    """`gptq_round` before its groups were prepared together (`_prepared` one group at a time)."""
-    from runtime.integer_arithmetic import round_half_away_from_zero
-
-    scaled = np.asarray(scaled, dtype=np.float64)
-    groups, rows, _ = scaled.shape
-    damping = weight_rounding.DAMPING if damping is None else damping
-    orders, weights, uppers = zip(*(weight_rounding._prepared(scaled[g], hessian[g], damping) for g in range(groups)))
-    order, weight = np.stack(orders), np.stack(weights)
+def _prepared_one_by_one(scaled, hessian, damping):
+    """`_prepared_groups` as it was: `_prepared` for each group in turn (the identity where it fails)."""
+    orders, weights, uppers = zip(*(weight_rounding._prepared(scaled[g], hessian[g], damping) for g in range(len(scaled))))
     failed = np.array([u is None for u in uppers])
-    upper = np.stack([np.eye(rows) if u is None else u for u in uppers])
-    quantized = np.zeros(weight.shape, dtype=np.int64)
-    for start in range(0, rows, block):
-        stop = min(start + block, rows)
-        w = weight[:, start:stop].copy()
-        errors = np.zeros_like(w)
-        u = upper[:, start:stop, start:stop]
-        for i in range(stop - start):
-            column = w[:, i]
-            q = np.clip(round_half_away_from_zero(column), -qmax, qmax)
-            quantized[:, start + i] = q
-            error = (column - q) / u[:, i, i][:, None]
-            w[:, i:] -= u[:, i, i:][:, :, None] * error[:, None, :]
-            errors[:, i] = error
-        if stop < rows:
-            weight[:, stop:] -= np.swapaxes(upper[:, start:stop, stop:], 1, 2) @ errors
-    nearest = np.clip(round_half_away_from_zero(np.stack(weights)), -qmax, qmax)
-    quantized = np.where(failed[:, None, None], nearest, quantized)
-    result = np.empty_like(quantized)
-    np.put_along_axis(result, order[:, :, None], quantized, axis=1)
-    return result
+    upper = np.stack([np.eye(len(orders[0])) if u is None else u for u in uppers])
+    return np.stack(orders), np.stack(weights), upper, failed
 
 
 @settings(max_examples=150, deadline=None)
@@ -525,7 +502,11 @@ def test_gptq_with_groups_prepared_together_equals_its_definition_bit_for_bit(se
     x[rng.random((groups, 1, inputs)).repeat(rows, axis=1) < dead] = 0.0
     hessian = np.swapaxes(x, 1, 2) @ x
     scaled = rng.standard_normal((groups, inputs, channels)) * 30
-    expected = _old_gptq_round(scaled, hessian, damping=damping, block=7)
+    together = weight_rounding._prepared_groups(scaled, hessian, damping)
+    for got, want in zip(together, _prepared_one_by_one(scaled, hessian, damping)):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    with mock.patch.object(weight_rounding, "_prepared_groups", _prepared_one_by_one):
+        expected = gptq_round(scaled, hessian, damping=damping, block=7)
     assert np.array_equal(gptq_round(scaled, hessian, damping=damping, block=7), expected)
 
 

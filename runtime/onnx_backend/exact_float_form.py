@@ -85,8 +85,8 @@ from runtime.onnx_backend.lower import (
     _fused_sima_bias,
     _gemm_plan,
     _magnitude,
+    _scaled_weights,
     _tables,
-    _weight_scale,
     conv_attributes,
     lower_chain,
     lower_int8_pair,
@@ -97,6 +97,7 @@ from runtime.onnx_backend.lower import (
     max_pool_attributes,
     nhwc_result,
 )
+from runtime.onnx_backend.requantize import floor_offset_bias
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
 from sima_dialect.element_types import element_type_to_numpy
@@ -305,7 +306,7 @@ def lower_qconv2d_form(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list
     fused_bias = _fused_sima_bias(plan, bias + correction - z_out * np.left_shift(np.int64(1), shift), magnitude * column_l1)
     if fused_bias is None:
         return on_ir_types(lower_qconv2d)(op, f, operands)
-    weights = (w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32).transpose(3, 2, 0, 1)  # HWIO -> OIHW
+    weights = _scaled_weights(w, plan).transpose(3, 2, 0, 1)  # HWIO -> OIHW
     attributes = conv_attributes(op, w.shape)
     weight_name, x = f.constant(np.ascontiguousarray(weights)), operands.nchw(0)
     low, high = integer_range(8)
@@ -316,7 +317,7 @@ def lower_qconv2d_form(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list
     result = nhwc_result(f, f.node("Round", [clipped]))
     if _read_by_tables_only(op.output) and np.all(shift >= 1):
         # u = v + INDEX_OFFSET + 1/2: floor(u) = round(v) + INDEX_OFFSET (module docstring); Cast truncates, = floor for u >= 1
-        index_bias = bias + correction + np.left_shift(np.int64(INDEX_OFFSET) - z_out, shift) + np.left_shift(np.int64(1), shift - 1)
+        index_bias = floor_offset_bias(bias + correction, INDEX_OFFSET - z_out, shift)
         index_fused = _fused_sima_bias(plan, index_bias, magnitude * column_l1)
         if index_fused is not None:
             shifted = f.node("Conv", [x, weight_name, f.constant(index_fused)], **attributes)

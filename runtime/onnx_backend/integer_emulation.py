@@ -374,27 +374,25 @@ def runs_on_floats(op: q.QConv2DOp, w: np.ndarray) -> bool:
 
 
 def _byte_bias(bias: np.ndarray, w: np.ndarray, input_zero: int, shift: np.ndarray) -> np.ndarray:
-    """B' of `lower_qconv2d_on_floats` (int64 per output channel): the bias, the input zero point's
-    correction z_in sum w (the Conv reads c = q - z_in), the byte offset 128 2**n, and 2**(n-1)
-    (`sima_bias` adds 2**-(n+1) more: the product never lands on an integer); for n = 0 neither
-    (the product is the integer A + 128 itself)."""
-    correction = input_zero * w.astype(np.int64).sum(axis=(0, 1, 2))
-    half = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)  # n = 0: A is the integer q
-    return bias + correction + np.left_shift(np.int64(BYTE_OFFSET), shift) + half
+    """B' of `lower_qconv2d_on_floats`: the bias and the input zero point's correction z_in sum w
+    (the Conv reads c = q - z_in), offset to the byte q + 128 (`requantize.floor_offset_bias`)."""
+    from runtime.onnx_backend.requantize import floor_offset_bias
+
+    return floor_offset_bias(bias + input_zero * w.astype(np.int64).sum(axis=(0, 1, 2)), BYTE_OFFSET, shift)
 
 
 def lower_qconv2d_on_floats(op: q.QConv2DOp, f: Fragment, operands: Operands, w: np.ndarray, bias: np.ndarray) -> list[str] | None:
     """The conv's bytes from a float32 Conv on the centred input c (DequantizeLinear of the bytes,
     scale 1), exact as the bit-exact sessions' convolution (`exact_float_form.lower_qconv2d_form`,
     its table index with 128 in place of 256): weights w 2**-n, the bias B' = bias + z_in sum w
-    + 128 2**n + 2**(n-1) as `requantize.sima_bias` folds it, so that the product u = (B' + sum c w)
+    + 128 2**n + 2**(n-1) (`requantize.floor_offset_bias`) as `requantize.sima_bias` folds it, so that the product u = (B' + sum c w)
     2**-n + 2**-(n+1) has floor(u) = floor(A 2**-n + 1/2) + 128 = q + 128, the byte (A: the
     model's accumulator; u never crosses an integer that A 2**-n + 1/2 does not). Clip to the
     bytes of q's range (a relu: q >= 0; onnxruntime fuses the Clip into the Conv), Cast to uint8
     (truncation: floor for u >= 0). A channel with n = 0 has no half to add: u = A + 128 is an
     integer, exact. None where that is not provably exact (tflite requantization, the float32
     bound of `lower._fused_sima_bias`, e.g. rec's stem with biases near 2**24): QLinearConv then."""
-    from runtime.onnx_backend.lower import _fused_sima_bias, _gemm_plan, _magnitude, _weight_scale
+    from runtime.onnx_backend.lower import _fused_sima_bias, _gemm_plan, _magnitude, _scaled_weights
 
     source = _byte_element(op.input)
     requantization = op.requantization()
@@ -411,7 +409,7 @@ def lower_qconv2d_on_floats(op: q.QConv2DOp, f: Fragment, operands: Operands, w:
     fused_bias = _fused_sima_bias(plan, _byte_bias(integer_bias, w, source.zero_point_value, shift), _magnitude(source) * column_l1)
     if fused_bias is None:
         return None
-    weights = (w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32).transpose(3, 2, 0, 1)  # HWIO -> OIHW
+    weights = _scaled_weights(w, plan).transpose(3, 2, 0, 1)  # HWIO -> OIHW
     x = _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), source)
     product = f.node("Conv", [x, f.constant(np.ascontiguousarray(weights)), f.constant(fused_bias)], **conv_attributes(op, w.shape))
     low = BYTE_OFFSET if op.has_relu else 0  # the byte of q = 0 under a relu, else of -128

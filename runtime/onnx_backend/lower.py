@@ -390,6 +390,11 @@ def _weight_scale(plan, c_out: int) -> np.ndarray:
     return np.ones(c_out)
 
 
+def _scaled_weights(w: np.ndarray, plan) -> np.ndarray:
+    """The integer weights times `_weight_scale` (output channel last), float32: exact (8-bit w, 2**-n)."""
+    return (w.astype(np.float64) * _weight_scale(plan, w.shape[-1])).astype(np.float32)
+
+
 def _float_input(f: Fragment, x: str, dtype: np.dtype, zero_point: int, center: bool) -> str:
     """x, or x - z when centring, as float32 (exact): DequantizeLinear with scale 1."""
     zero = f.constant(np.asarray(zero_point if center else 0).astype(dtype))
@@ -423,7 +428,7 @@ def lower_qconv2d(op: q.QConv2DOp, f: Fragment, operands: Operands) -> list[str]
     if part_magnitude * int(column_l1.max(initial=0)) >= FLOAT32_EXACT:
         raise NotLowerable("its float32 product is not provably exact (column norm too large)")
     correction = zero_point * w.astype(np.int64).sum(axis=(0, 1, 2)) if center else np.zeros(c_out, np.int64)
-    weights = (w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32).transpose(3, 2, 0, 1)  # HWIO -> OIHW
+    weights = _scaled_weights(w, plan).transpose(3, 2, 0, 1)  # HWIO -> OIHW
     attributes = conv_attributes(op, w.shape)
     weight_name = f.constant(np.ascontiguousarray(weights))
     channels = (c_out, 1, 1)
@@ -467,7 +472,7 @@ def lower_qdense(op: q.QDenseOp, f: Fragment, operands: Operands) -> list[str]:
     if part_magnitude * int(column_l1.max(initial=0)) >= FLOAT32_EXACT:
         raise NotLowerable("its float32 product is not provably exact (column norm too large)")
     c_out = w.shape[1]
-    weights = f.constant((w.astype(np.float64) * _weight_scale(plan, c_out)).astype(np.float32))
+    weights = f.constant(_scaled_weights(w, plan))
     zero_point = element.zero_point_value
     float32_int15 = _int15_float32_plan(plan, bias, zero_point * w.astype(np.int64).sum(axis=0), column_l1) if int15 else None
     if float32_int15 is not None:

@@ -78,6 +78,16 @@ def sima_bias(bias: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return np.ldexp(bias, -shift) + np.where(shift > 0, np.ldexp(1.0, -shift - 1), 0.0)
 
 
+def floor_offset_bias(bias: np.ndarray, offset, shift: np.ndarray) -> np.ndarray:
+    """B' = B + offset 2**n + 2**(n-1) (int64; n = 0: B + offset): with `sima_bias`'s further
+    2**-(n+1), the product u = (A - B + B') 2**-n + 2**-(n+1) has floor(u) = floor(A 2**-n + 1/2)
+    + offset, and never lands on an integer (n >= 1), so a truncating Cast rounds it as sima
+    does; for n = 0, u = A + offset is that integer itself."""
+    shift = np.asarray(shift, dtype=np.int64)
+    half = np.where(shift > 0, np.left_shift(np.int64(1), np.maximum(shift - 1, 0)), 0)
+    return np.asarray(bias, dtype=np.int64) + np.left_shift(np.asarray(offset, dtype=np.int64), shift) + half
+
+
 def round_to_integers(f: Fragment, value: str, output_dtype: np.dtype) -> str:
     """QuantizeLinear with scale 1: clamp to T's range, round half to even (no ties here), cast."""
     zero = f.constant(np.zeros((), dtype=output_dtype))
