@@ -113,7 +113,7 @@ from passes.patterns import builders
 from runtime.calibration_data import iterate_calibration_samples
 from runtime.error_analysis import tapped_interpreter
 from runtime.integer_arithmetic import ArithFoldedRequantization, dequantize, quantize
-from runtime.interpreter import find_function
+from runtime.interpreter import find_function, one_blas_thread
 from runtime.kernels import KERNELS
 from runtime.kernels.windows import output_size, pad_spatial
 from runtime.layer_walk import walk_layers
@@ -477,6 +477,7 @@ def run_layer_by_layer(
     return errors, outputs
 
 
+@one_blas_thread()
 def bias_corrected_module(
     quantized: ModuleOp,
     float_module: ModuleOp,
@@ -533,6 +534,7 @@ def with_corrections(quantized: ModuleOp, corrections: Mapping[str, np.ndarray])
     return corrected
 
 
+@one_blas_thread()
 def measure_channel_errors(
     quantized: ModuleOp,
     float_module: ModuleOp,

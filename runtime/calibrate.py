@@ -27,7 +27,7 @@ from xdsl.dialects.builtin import ModuleOp
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from runtime.calibration_data import iterate_calibration_samples
 from runtime.errors import KernelError
-from runtime.interpreter import Interpreter
+from runtime.interpreter import Interpreter, one_blas_thread
 from runtime.observers import OBSERVER_KINDS, Observer, ObserverError
 from sima_dialect.calibration_ops import CHANNEL_ABSMAX_KEY, ObserveOp
 from sima_dialect.plain_data import from_attribute, to_attribute
@@ -71,6 +71,7 @@ def observer_for(observe: ObserveOp) -> Observer:
     return OBSERVER_KINDS[kind](**params)
 
 
+@one_blas_thread()
 def calibrate(
     module: ModuleOp,
     samples: Iterable[Mapping[str, Any]],

@@ -135,6 +135,20 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+@contextlib.contextmanager
+def one_blas_thread():
+    """BLAS on one thread while it lasts (process-wide; also a decorator).
+
+    Quantization's float runs use it. A float32 product summed by another split of
+    threads rounds differently in the last bits, near-equal range candidates follow
+    those bits, and so the quantized integers would depend on how many cores the
+    machine has; on one thread they are the same on every core count. On busy cores
+    it is also several times cheaper than a pool waiting for preempted threads
+    (bench/bench_kernels.py)."""
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
+
+
 def live_ops(body: list[Operation]) -> set[Operation]:
     """The ops of a function body (its return last) whose results are needed, or
     that have effects (are not Pure): the ones an executor must run."""

@@ -61,7 +61,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.traits import Pure
@@ -70,7 +69,7 @@ from passes.partition import MLA
 from passes.quantize_movement import passes_quantization_through
 from passes.select_scales import quantized_type_from_range
 from runtime.calibration_data import iterate_calibration_samples
-from runtime.interpreter import Interpreter, find_function
+from runtime.interpreter import Interpreter, find_function, one_blas_thread
 from runtime.kernels import KERNELS
 from runtime.layer_walk import layer_stops, walk_layers
 from sima_dialect import ops
@@ -399,7 +398,7 @@ def refined_ranges(
 
     # one BLAS thread (as weight rounding): on busy cores a pool waiting for preempted threads
     # is several times slower; the refinement's candidates are many small products
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         walk_layers(calibrated, samples, set(observes), refine)
     return results
 

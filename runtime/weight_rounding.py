@@ -93,7 +93,6 @@ from typing import Any, TextIO
 
 import numpy as np
 from scipy.linalg import lapack
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
@@ -105,7 +104,7 @@ from passes.weight_rounding import CHECKED_OPS, WeightRoundingPass, checked_roun
 from runtime.calibration_data import iterate_calibration_samples
 from runtime.error_analysis import tapped_interpreter
 from runtime.integer_arithmetic import WEIGHT_BITS, round_half_away_from_zero
-from runtime.interpreter import Interpreter, find_function
+from runtime.interpreter import Interpreter, find_function, one_blas_thread
 from runtime.kernels.windows import output_size, pad_spatial, patches
 from runtime.layer_walk import layer_stops, walk_layers
 from sima_dialect import ops
@@ -1151,7 +1150,7 @@ def weight_rounded_module(
         return layer
 
     # one BLAS thread: on busy cores a pool waiting for preempted threads is many times slower
-    with bar, threadpool_limits(limits=1, user_api="blas"):
+    with bar, one_blas_thread():
         if compensate:
             _compensate(rounded, float_module, layers, samples, report, bar, accumulator_for)
         elif sequential:

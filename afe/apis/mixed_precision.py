@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from afe.apis.errors import ExceptionFuncType, UserFacingException
 from afe.apis.loaded_net import InputValues, api_call, logger
 from afe.core.configs import QuantizationPrecision
+from runtime.interpreter import one_blas_thread
 from runtime.mixed_precision import Int16Budget
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ def _check_config(config: Any) -> QuantizationParams:
     return config
 
 
+@one_blas_thread()
 def suggest_int16_nodes(
     loaded_net: LoadedNet,
     calibration_data: Iterable[InputValues],
