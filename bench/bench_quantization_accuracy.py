@@ -20,8 +20,9 @@ and print one table:
                      `quant_pre_process` (shapes fixed, BN folded, constants as initializers)
     int16 - int8     ours int16 SQNR minus ours int8 SQNR (dB), without / with weight rounding
 
-and, per model, the seconds each of our configurations took to quantize
-(calibration included). For the classifiers, a second line per model measures
+and, per model, the wall seconds each configuration took to quantize
+(calibration included; ORT's: `quantize_static` alone, after its one-off
+pre-processing; ours on one BLAS thread, ORT's calibration on its default threads). For the classifiers, a second line per model measures
 on --extra-evaluation more inputs (seed 3): the top-1 agreement of the outputs,
 that of the logits (the softmax's input, dequantized: the int8 output
 probabilities tie near 50/50 where the logits do not), and the logit SQNR;
@@ -102,8 +103,9 @@ def _opset(model) -> int:
 
 def ort_quantized_session(model_path: Path, spec, calibration_nchw: list[np.ndarray], method: str, workdir: Path):
     """An onnxruntime session of `quantize_static`'s QDQ model (per-channel int8
-    weights, int8 asymmetric activations, calibrated by `method`), and the fp32
-    session of the preprocessed model it was quantized from."""
+    weights, int8 asymmetric activations, calibrated by `method`), the fp32
+    session of the preprocessed model it was quantized from, and the wall seconds
+    `quantize_static` took (its calibration included, the one-off pre-processing not)."""
     import onnx
     import onnx.version_converter
     import onnxruntime as ort
@@ -132,6 +134,7 @@ def ort_quantized_session(model_path: Path, spec, calibration_nchw: list[np.ndar
             return next(self.samples, None)
 
     quantized = workdir / f"quantized_{method}.onnx"
+    start = time.perf_counter()
     quantize_static(
         str(prepared),
         str(quantized),
@@ -142,10 +145,11 @@ def ort_quantized_session(model_path: Path, spec, calibration_nchw: list[np.ndar
         weight_type=QuantType.QInt8,
         calibrate_method=getattr(CalibrationMethod, method),
     )
+    seconds = time.perf_counter() - start
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     make = lambda path: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])  # noqa: E731
-    return make(quantized), make(prepared)
+    return make(quantized), make(prepared), seconds
 
 
 def logits(module, samples: Sequence[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -261,7 +265,8 @@ def main() -> int:
                 )
         with tempfile.TemporaryDirectory() as workdir:
             for method in ort_methods:
-                quantized, fp32 = ort_quantized_session(spec.path, spec, calibration_nchw, method, Path(workdir))
+                quantized, fp32, quantize_seconds[f"ort {method.lower()}"] = ort_quantized_session(
+                    spec.path, spec, calibration_nchw, method, Path(workdir))
                 feed = lambda session, x: session.run(None, {spec.input_name: x})[0]  # noqa: E731
                 evaluated = [feed(quantized, x) for x in evaluation_nchw]
                 results[f"ort {method.lower()}"] = measure([feed(fp32, x) for x in evaluation_nchw], evaluated, classify)
@@ -275,7 +280,7 @@ def main() -> int:
         print(f"{name:<12} {f'{calibration_count}/{evaluation_count}':>8} "
               + " ".join(f"{cell(results[c]):>18}" for c in columns) + " "
               + " ".join(f"{results[high]['sqnr'] - results[low]['sqnr']:>+15.2f}" for high, low in gaps), flush=True)
-        print(f"{'':<12} {'quantize':>8} " + " ".join(f"{f'{quantize_seconds[c]:.1f} s':>18}" for c in ours), flush=True)
+        print(f"{'':<12} {'quantize':>8} " + " ".join(f"{f'{quantize_seconds[c]:.1f} s':>18}" for c in columns), flush=True)
         if extra:
             print(f"{'':<12} {f'+{len(extra_nchw)}':>8} " + " ".join(f"{extra.get(c, ''):>18}" for c in ours), flush=True)
         if pooled:

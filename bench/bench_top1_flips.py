@@ -22,7 +22,8 @@ error 98 % agreement on these inputs would need.
 
 Measured (400 inputs, flips / output ties / logits agree / logit ties): cls int8 24 / 3 / 0 / 3,
 +comp 11 / 1 / 0 / 1, +groups+rr+comp 11 / 1 / 0 / 1; orientation int8 42 / 5 / 0 / 5, +groups
-12 / 0 / 0 / 0. No flip comes from the softmax's int8 output (the qsoftmax runs on the MLA,
+12 / 0 / 0 / 0 (again on 2026-11-24 with calibration on one BLAS thread: cls the same,
+orientation int8 39 / 2 / 0 / 2, +groups 13 / 0 / 0 / 0). No flip comes from the softmax's int8 output (the qsoftmax runs on the MLA,
 step 1/255): where the int8 logits have fp32's argmax the probabilities keep it, and every
 tie of the output is a tie of the int8 logits (cls: both logits on the same step of 0.114).
 The flips are logit errors of 0.2-0.5 on inputs whose fp32 logits differ by 0.02-0.5.
