@@ -20,6 +20,12 @@ depend on the ranges' method), so that their ratios compare under the same load:
   DequantizeLinear; same bytes);
 - plain-tables: every recognized table's float32 pipeline as emitted, unchecked (the form before
   `table_constants.make_exact` nudged its constants or read the table where float32 missed a byte);
+- op-chains: every chain of elementwise ops op by op (`IntegerEmulation.fuses_chains` off: the form
+  before PP-LCNet's hard_swish -> qmul -> qadd became one table read; same bytes);
+- float32-quantize: the input quantize as one float32 QuantizeLinear (the form before
+  `rounded_quantize.py` rounded the exact quotient as bit-exact does);
+- emulated-transposes: each qconv2d_transpose as the float emulation's ConvTranspose (the form
+  before `integer_emulation.lower_qconv2d_transpose` floored it exactly on floats);
 - float-form: the float emulation (`fused_emulation.FusedProgram`, SIMA_FAST_FORM=float), not
   the int8 form with a change. `fast_program` runs it for programs mostly in channel-grouped
   blocks (`integer_emulation.FLOAT_FORM_GROUPED_SHARE`); printed as "fast mode runs".
@@ -55,10 +61,25 @@ input quantize and qconv2d_transpose, float32 emulations, differ); orientation (
 all exact as emitted, 52.0 dB (94 / 100 the same: the input quantize) and 28.2 dB (0 / 100: the
 input quantize, qlayer_norm, qsoftmax, qmatmul, qadd, qavg_pool). Timed in the same run as
 int8-form (five interleaved rounds, load ~3): plain-tables cls 1.52x / 1.55x, orientation 1.39x /
-1.41x (identical graphs: noise), det 1.29x / 1.30x, rec 1.00x / 1.00x.
+1.41x (identical graphs: noise), det 1.29x / 1.30x, rec 1.00x / 1.00x. Again after session 10's changes (det's transposed
+convs floored exactly, the input quantize rounded as bit-exact, the chains read as tables; same
+command, 2026-11-24): det 158.1 dB, 100 / 100 outputs the same integers (27.8 dB, 0 / 100 before),
+orientation 66.8 dB, 99 / 100 (52.0, 94 / 100), cls 144.3 dB, 100 / 100 and rec 28.2 dB, 0 / 100
+unchanged (rec: its qlayer_norm, qsoftmax, qmatmul, qadd and qavg_pool all have to be exact at once:
+146.4 dB with the five kinds run by the NumPy kernels, 40.0 dB with four of them (qadd emulated),
+each alone within 0.5 dB of 29.8; fast vs exact on 12 inputs).
 
     python bench/bench_fast_forms.py [--only cls,orientation] [--channel-groups] [--runs 20] [--rounds 5] [--compiled]
         [--calibration default|minmax] [--unrounded-tables N] [--table-constants N]
+
+Measured (2026-11-24, session 10, five interleaved rounds, min / max calibration, load 1.8-3.0; det /
+orientation / rec / cls): int8-form 1.09x / 1.41x / 0.86x / 1.70x, op-chains 1.19x / 1.40x / 1.01x /
+1.66x (same bytes), float32-quantize 1.05x / 1.39x / 0.85x / 1.61x (det 25.4 dB from bit-exact on the
+timed input, where the int8 form gives 160.0 dB), emulated-transposes 1.06x / - / - / - (det 34.5 dB),
+float-form 1.38x / 1.71x / 1.22x / 1.66x; cls and orientation again with nine rounds: int8-form 1.70x
+/ 1.43x, float32-quantize 1.66x / 1.36x (the exact input quantize's cost: five passes, two of them in
+float64, where QuantizeLinear is one), float-form 1.63x / 1.74x. cls moves +-0.05x between graphs
+that are identical (its fp32 run is ~1 ms).
 
 numba is not a dependency: for --compiled install it anywhere importable (e.g.
 `pip install --target DIR numba llvmlite` and PYTHONPATH=DIR).
@@ -113,7 +134,8 @@ def main() -> int:
     from models import REAL_MODELS, load_real_net, nhwc_samples, real_inputs
     from runtime.integer_arithmetic import lookup
     from runtime.kernels.base import static_shape
-    from runtime.onnx_backend import integer_emulation, table_constants
+    from runtime.onnx_backend import emulate, integer_emulation, table_constants
+    from runtime.onnx_backend.emulate import emulate_qconv2d_transpose
     from runtime.onnx_backend.exact_tables import read_table
     from runtime.onnx_backend.fused_emulation import FusedProgram
     from runtime.onnx_backend.integer_emulation import fast_program
@@ -141,6 +163,13 @@ def main() -> int:
         finally:
             setattr(target, name, original)
 
+    def float32_quantize():
+        """Both forms' input quantize as QuantizeLinear (the int8 form falls back to the float emulation's)."""
+        stack = contextlib.ExitStack()
+        for module in (integer_emulation, emulate):
+            stack.enter_context(patched(module, "quantized_bytes", lambda *args: None))
+        return stack
+
     variants = {
         "int8-form": contextlib.nullcontext,
         "exact-tables": lambda: patched(integer_emulation, "INTEGER_LOWERINGS", {**integer_emulation.INTEGER_LOWERINGS, q.LutOp: lut_exact}),
@@ -148,6 +177,10 @@ def main() -> int:
         "qlinear-convs": lambda: patched(integer_emulation, "runs_on_floats", lambda op, w: False),
         "mul-form": lambda: patched(integer_emulation, "_scaled_by_one_value", lambda *args: None),
         "plain-tables": lambda: patched(table_constants, "make_exact", lambda f, first_node, first_initializer, source, result, *rest: result),
+        "op-chains": lambda: patched(integer_emulation.IntegerEmulation, "fuses_chains", False),
+        "float32-quantize": float32_quantize,
+        "emulated-transposes": lambda: patched(integer_emulation, "INTEGER_LOWERINGS", {
+            **integer_emulation.INTEGER_LOWERINGS, q.QConv2DTransposeOp: integer_emulation._between_bytes(emulate_qconv2d_transpose)}),
     }
     if args.channel_groups:
         variants["unmerged"] = lambda: patched(integer_emulation.IntegerEmulation, "merges_channel_groups", False)

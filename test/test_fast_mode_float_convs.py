@@ -1,4 +1,5 @@
-"""fast mode's int8 form running some convs as float32 Convs (`integer_emulation.lower_qconv2d_on_floats`).
+"""fast mode's int8 form running some convs as float32 Convs (`integer_emulation.lower_qconv2d_on_floats`,
+`lower_qconv2d_transpose`).
 
 Where onnxruntime's QLinearConv is slow (the image's stem; depthwise convs over a few rows:
 `integer_emulation.runs_on_floats`), the int8 form runs a float32 Conv on the centred input
@@ -8,6 +9,9 @@ convs with the rule forced on equal the NumPy fast kernels (bit-exact for int8) 
 float form was taken; two mutations of its bias are caught; the rule on synthetic convs; on
 the real models the int8 form gives byte for byte the outputs of the form before the rule
 (and before a qmul by one value became one DequantizeLinear: test_fast_mode_integer.py).
+Transposed convs (det's upsampling) run in the same floored float form, exact, wherever it is
+provably so: random ones equal the NumPy kernel, and det's fast mode gives bit-exact's outputs
+but for the float32 rounding of its last float ops.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from integer_references import quant
 from runtime.integer_arithmetic import ArithFoldedRequantization
 from runtime.onnx_backend import integer_emulation
 from runtime.onnx_backend.integer_emulation import INTEGER_EMULATION, fast_program, runs_on_floats
-from sima_dialect.quantized_ops import QConv2DOp
+from sima_dialect.quantized_ops import QConv2DOp, QConv2DTransposeOp
 from test_fast_mode_integer import SETTINGS, _int8_gemm, conv_module, integer_emulated, steps_apart
-from test_integer_kernels_gemm import conv_cases, int_arrays
+from test_integer_kernels_gemm import conv_cases, int_arrays, requantization_object
+from test_integer_kernels_upscale import conv_transpose_cases
 from test_onnx_backend_ops import one_op
 
 
@@ -64,11 +69,11 @@ def _sima(case) -> bool:
 
 
 @st.composite
-def float_conv_cases(draw):
-    """sima int8 conv cases with the shifts (0 to 14) and biases (|b| <= 2**16) of real layers: the
-    gemm cases' shifts up to 31 and biases up to 2**24 mostly leave float32's exact range (the
-    float form then declines: QLinearConv runs), these mostly stay inside it."""
-    case = draw(conv_cases().filter(_sima))
+def float_conv_cases(draw, cases=conv_cases):
+    """sima int8 conv cases (of `cases`) with the shifts (0 to 14) and biases (|b| <= 2**16) of real
+    layers: the gemm cases' shifts up to 31 and biases up to 2**24 mostly leave float32's exact
+    range (the float form then declines: QLinearConv runs), these mostly stay inside it."""
+    case = draw(cases().filter(_sima))
     count, c_out = len(case["requant"]["shift"]), case["weight"].shape[-1]
     shift = draw(st.lists(st.integers(0, 14), min_size=count, max_size=count))
     bias = draw(int_arrays(32, (c_out,), -(2**16), 2**16))
@@ -135,6 +140,58 @@ def test_a_wrong_bias_is_caught(mutation):
         expected, produced, _ = integer_emulated(module, [x], not_fused="QLinearConv")
     assert convs.lowered == [True]
     assert steps_apart(expected, produced) >= 1
+
+
+# ---------------------------------------------------------------------------
+# transposed convs
+
+
+@SETTINGS
+@given(float_conv_cases(conv_transpose_cases))
+def test_float_conv_transpose_gives_the_models_bytes(case):
+    """Every sima int8 transposed conv (strides, dilations, pads, output padding, relu, per-channel
+    shifts, any zero points): where the floored float form is proven, the NumPy kernel's bytes;
+    where it declines, the float emulation's, within a step."""
+    r = case["requant"]
+
+    def build(x, w, b):
+        return QConv2DTransposeOp(
+            x, w, b, requantization_object(r), r["intrinsic"], quant(8, 0.5, r["zero_point"]),
+            strides=case["strides"], pads=case["pads"], dilations=case["dilations"], output_padding=case["output_padding"], relu=r["relu"],
+        )
+
+    module = one_op(build, [(case["x"], quant(8, 0.25, case["zero_point"]))], [case["weight"], case["bias"]])
+    [op] = [op for op in module.walk() if isinstance(op, QConv2DTransposeOp)]
+    proven = integer_emulation._floored_gemm_constants(op, case["weight"], case["bias"]) is not None
+    (expected,), (produced,), _ = integer_emulated(module, [case["x"]])
+    event("floored float form" if proven else "declined: the float emulation")
+    assert steps_apart([expected], [produced]) <= (0 if proven else 1)
+
+
+@pytest.fixture(scope="module")
+def det_int8():
+    from afe.apis.defines import MinMaxMethod, default_quantization
+    from models import load_real_net, nhwc_samples
+
+    net = load_real_net("det")  # fails, not skips, when the model's package is missing
+    samples = nhwc_samples("det", 6, seed=7)
+    return net.quantize(samples[:4], default_quantization.with_calibration(MinMaxMethod())), samples[4:]
+
+
+def test_det_fast_mode_is_bit_exact_up_to_its_last_float_ops(det_int8, monkeypatch):
+    """det's fast mode (the int8 form: its two transposed convs floored on floats, its input quantized
+    as the kernel rounds) gives bit-exact's outputs on 2 real inputs up to an ulp of its float32
+    output (the float ops after its last dequantize: onnxruntime's and NumPy's roundings). Before
+    (the float emulation's ConvTranspose): steps apart at a few outputs, 30-34 dB."""
+    monkeypatch.delenv(integer_emulation.FAST_FORM_VARIABLE, raising=False)
+    monkeypatch.delenv("SIMA_RUNTIME", raising=False)
+    model, samples = det_int8
+    program = fast_program(model._interpreter(True), threads=1)
+    assert program.emulation is INTEGER_EMULATION and program.numpy_ops() == []
+    for sample in samples:
+        [fast], [exact] = program.run(sample), model._executor(False).run(sample)
+        assert fast.dtype == exact.dtype == np.float32
+        np.testing.assert_allclose(fast, exact, rtol=0, atol=2.0**-24)
 
 
 # ---------------------------------------------------------------------------
@@ -205,13 +262,16 @@ def real_int8(request):
 
 def test_real_models_give_the_int8_forms_bytes(real_int8, monkeypatch):
     """Fast mode's int8 form on the real models gives byte for byte the outputs of the form before
-    these two changes (every conv on QLinearConv, every qmul as a Mul), in one onnxruntime session,
-    with the float form taken for every conv the rule picks (orientation: its stem; cls: its stem,
-    an SE block's conv reading 2 channels, 8 depthwise convs over 2-3 rows; det: its stem) and
-    the qmuls by one value folded (det 24, rec 37: x * 1/6 and other constants; orientation 1)."""
+    these three changes (every conv on QLinearConv, every qmul as a Mul, every elementwise op on its
+    own), in one onnxruntime session, with the float form taken for every conv the rule picks
+    (orientation: its stem; cls: its stem, an SE block's conv reading 2 channels, 8 depthwise convs
+    over 2-3 rows; det: its stem), the chains of elementwise ops read as one table each (PP-LCNet's
+    hard_swish -> qmul -> qadd: det 24, rec 35; orientation's hard_swish -> qmul) and the qmuls by
+    one value outside them folded (rec 2; before the chains: det 24, rec 37, orientation 1)."""
     name, model, samples = real_int8
     monkeypatch.delenv(integer_emulation.FAST_FORM_VARIABLE, raising=False)
-    with FloatConvs(choice=False), mock.patch.object(integer_emulation, "_scaled_by_one_value", lambda *args: None):
+    with FloatConvs(choice=False), mock.patch.object(integer_emulation, "_scaled_by_one_value", lambda *args: None), \
+            mock.patch.object(integer_emulation.IntegerEmulation, "fuses_chains", False):
         reference = fast_program(model._interpreter(True), threads=1)
     picked, folded = [], []
     rule, fold = integer_emulation.runs_on_floats, integer_emulation._scaled_by_one_value
@@ -220,9 +280,10 @@ def test_real_models_give_the_int8_forms_bytes(real_int8, monkeypatch):
         program = fast_program(model._interpreter(True), threads=1)
     assert program.emulation is INTEGER_EMULATION and program.numpy_ops() == [] and program.segment_count() == 1
     # convs the rule picks, of them on floats (rec's stem: biases near 2**24, not provably exact in
-    # float32: QLinearConv), qmuls folded
-    counts = {"orientation": (1, 1, 1), "cls": (10, 10, 0), "det": (1, 1, 24), "rec": (3, 2, 37)}[name]
-    assert (sum(picked), sum(convs.lowered), sum(folded)) == counts
+    # float32: QLinearConv), qmuls folded (those outside the chains), chains read as tables
+    counts = {"orientation": (1, 1, 0, 1), "cls": (10, 10, 0, 0), "det": (1, 1, 0, 24), "rec": (3, 2, 2, 35)}[name]
+    chains = [op for op in program.lowered_ops() if " -> " in op]  # each read as one table
+    assert (sum(picked), sum(convs.lowered), sum(folded), len(chains)) == counts
     for sample in samples:
         for ours, theirs in zip(program.run(sample), reference.run(sample)):
             np.testing.assert_array_equal(ours, theirs)

@@ -27,6 +27,9 @@ stay float32. Each op becomes float ops on c:
   the QuantizeLinear scale (ties to even), and what the integer arithmetic rounds
   in between (softmax's Q15 probabilities, layer norm's Q11 z, linear resize's
   Q-weights) is not rounded;
+- quantize (float32 -> int8): bit-exact's rounding of the exact quotient, in float64
+  (`rounded_quantize.py`), dequantized to the centred integers; else (16 bits, a step
+  not proven) QuantizeLinear, ties to even on a float32 quotient;
 - lut: the float function the table samples, recognized from the table
   (`table_functions.py`), then the requantization; a table not recognized is
   read with Gather (exact, slower);
@@ -67,6 +70,7 @@ from runtime.onnx_backend.lower import (
     lower_transpose,
     max_pool_attributes,
 )
+from runtime.onnx_backend.rounded_quantize import quantized_bytes
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
 from sima_dialect.element_types import element_type_to_numpy
@@ -187,7 +191,15 @@ FLOAT_EMULATION = FloatEmulation()
 
 
 def emulate_quantize(op: q.QuantizeOp, f: Fragment, operands: Operands) -> list[str]:
+    """float32 -> int8: bit-exact's rounding where proven (`rounded_quantize.py`: the bytes, then
+    DequantizeLinear to the centred integers, exact); else QuantizeLinear's (ties to even on a
+    float32 quotient) and, for 16 bits, always."""
     element = _fail_unless_integer_output(op)
+    if element.bits == 8 and np.dtype(element_type_to_numpy(op.input.type.element_type)) == np.float32:
+        stored = quantized_bytes(f, operands.name(0), float(element.scale_value), element.zero_point_value)
+        if stored is not None:
+            byte_of_zero = f.constant(np.uint8(128 + element.zero_point_value))
+            return [f.node("DequantizeLinear", [stored, f.constant(np.float32(1.0)), byte_of_zero])]
     return [_requantized(f, operands.name(0), 1.0 / element.scale_value, element)]
 
 
@@ -266,14 +278,19 @@ def emulate_qconv2d_transpose(op: q.QConv2DTransposeOp, f: Fragment, operands: O
     # the integer op is a qconv2d over the input stuffed and padded with z_in: every tap reads
     # c + z_in or z_in, so the correction z_in sum w is the same for every output pixel, as for qconv2d
     weights, offset = _gemm_constants(op, w, bias, (0, 1, 2))
-    kh, kw = w.shape[:2]
-    product = f.node(
+    product = conv_transpose(op, f, f.transpose(operands.name(0), NHWC_TO_NCHW), weights, offset)
+    return [f.transpose(_gemm_output(op, f, product), NCHW_TO_NHWC)]
+
+
+def conv_transpose(op: q.QConv2DTransposeOp, f: Fragment, x: str, weights: np.ndarray, bias: np.ndarray) -> str:
+    """ConvTranspose of the NCHW `x` with the op's geometry, float32 `weights` [KH, KW, C_in, C_out] and `bias`."""
+    kh, kw = weights.shape[:2]
+    return f.node(
         "ConvTranspose",
-        [f.transpose(operands.name(0), NHWC_TO_NCHW), f.constant(np.ascontiguousarray(weights.transpose(2, 3, 0, 1))), f.constant(offset)],
+        [x, f.constant(np.ascontiguousarray(weights.transpose(2, 3, 0, 1))), f.constant(bias)],  # -> [C_in, C_out, KH, KW]
         kernel_shape=[kh, kw], pads=list(ints(op.pads)), strides=list(ints(op.strides)),
         dilations=list(ints(op.dilations)), output_padding=list(ints(op.output_padding)), group=1,
-    )  # weights [KH, KW, C_in, C_out] -> [C_in, C_out, KH, KW]
-    return [f.transpose(_gemm_output(op, f, product), NCHW_TO_NHWC)]
+    )
 
 
 def emulate_qdense(op: q.QDenseOp, f: Fragment, operands: Operands) -> list[str]:

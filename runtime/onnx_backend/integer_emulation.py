@@ -26,6 +26,14 @@ QLinearGlobalAveragePool, ...) and runs NHWC end to end:
   most 4 output rows: `runs_on_floats`, a fixed rule from the shapes), a float32 Conv on the
   centred input instead, exact as the bit-exact sessions' and Cast straight to the same bytes
   (`lower_qconv2d_on_floats`);
+- qconv2d_transpose (det's upsampling): a float32 ConvTranspose floored to the bytes as those
+  float Convs are, where provably exact (`lower_qconv2d_transpose`), else the float emulation's;
+- quantize (float32 input): x * (1 / step) in float64, rounded half away from zero as the kernel
+  rounds the exact quotient (`rounded_quantize.py`; QuantizeLinear's float32 quotient rounds ties
+  to even and lands on ties the exact quotient misses);
+- a chain of elementwise ops between bytes (PP-LCNet's hard_swish lut -> qmul by a scale -> qadd
+  of a bias: det 24, rec 35): one Cast + GatherElements of its table, made by the program's
+  kernels (`IntegerEmulation.chain_lowering`), where op by op it is 8-9 passes;
 - a channel-grouped block (`with_channel_groups()`): merged as in the bit-exact sessions
   (`merged_groups.py`, `IntegerEmulation.merged_lowering`), between bytes;
 - qglobal_avg_pool: the factor in its DequantizeLinear (QLinearGlobalAveragePool);
@@ -72,7 +80,8 @@ from runtime.integer_arithmetic import ArithFoldedRequantization, TFLiteRequanti
 from runtime.integer_kernels.boundary import quantized_element, storage_dtype
 from runtime.kernels.base import ints, static_shape
 from runtime.onnx_backend import emulate, table_constants, table_functions
-from runtime.onnx_backend.graph import NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
+from runtime.onnx_backend.exact_tables import read_table
+from runtime.onnx_backend.graph import INT32, NCHW_TO_NHWC, NHWC_TO_NCHW, Fragment
 from runtime.onnx_backend.lower import (
     NotLowerable,
     Operands,
@@ -87,12 +96,23 @@ from runtime.onnx_backend.lower import (
     max_pool_attributes,
 )
 from runtime.onnx_backend.merged_groups import grouped_share
+from runtime.onnx_backend.rounded_quantize import quantized_bytes
 from sima_dialect import ops
+from sima_dialect.element_types import element_type_to_numpy
 from sima_dialect import quantized_ops as q
 from sima_dialect.types import QuantizedType
 
 BYTE_OFFSET = 128
 """A byte value holds q + 128: int8's range on uint8's."""
+
+
+def chain_table_bytes(table: np.ndarray) -> np.ndarray:
+    """An int8 -> int8 table indexed by bit pattern (`integer_kernels.chains`) as this form reads
+    it: indexed by the byte b = q + 128 (whose bit pattern is q's with the top bit flipped: the
+    halves swapped), holding bytes."""
+    half = table.shape[0] // 2
+    by_byte = np.concatenate([table[half:], table[:half]])
+    return (by_byte.astype(np.int16) + BYTE_OFFSET).astype(np.uint8)
 
 
 def _scalar(f: Fragment, constant: str) -> str:
@@ -184,6 +204,24 @@ class IntegerEmulation:
                 value = stage.lower(f, value)
             stored = f.node("QuantizeLinear", [value, _scalar_constant(f, np.float32(1.0)), _byte_zero(f, target)])
             return [f.transpose(stored, NCHW_TO_NHWC)]
+
+        return lower
+
+    fuses_chains = True  # program.py: chains of elementwise ops as one table (`chain_lowering`)
+
+    @staticmethod
+    def chain_lowering(table: np.ndarray, shape: tuple[int, ...] | None, source: SSAValue, result: SSAValue):
+        """A chain of elementwise ops between bytes (`integer_kernels.chains`: PP-LCNet's hard_swish
+        lut -> qmul by a scale -> qadd of a bias) as one read of its table, made by the program's own
+        kernels (bit-exact's, for these ops): Cast + GatherElements, where op by op it is a float
+        pipeline per op with a rounding QuantizeLinear each. None (its ops one by one) unless both
+        ends are bytes."""
+        if _byte_element(source) is None or _byte_element(result) is None:
+            return None
+        by_byte = chain_table_bytes(table)
+
+        def lower(op, f: Fragment, operands: Operands) -> list[str]:
+            return [read_table(f, by_byte, f.cast(operands.name(0), INT32), shape)]
 
         return lower
 
@@ -392,6 +430,36 @@ def lower_qconv2d_on_floats(op: q.QConv2DOp, f: Fragment, operands: Operands, w:
     (truncation: floor for u >= 0). A channel with n = 0 has no half to add: u = A + 128 is an
     integer, exact. None where that is not provably exact (tflite requantization, the float32
     bound of `lower._fused_sima_bias`, e.g. rec's stem with biases near 2**24): QLinearConv then."""
+    constants = _floored_gemm_constants(op, w, bias)
+    if constants is None:
+        return None
+    weights, fused_bias = constants
+    x = _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), _byte_element(op.input))
+    product = f.node("Conv", [x, f.constant(np.ascontiguousarray(weights.transpose(3, 2, 0, 1))), f.constant(fused_bias)],  # HWIO -> OIHW
+                     **conv_attributes(op, w.shape))
+    return [f.transpose(_floored_bytes(f, op, product), NCHW_TO_NHWC)]
+
+
+def lower_qconv2d_transpose(op: q.QConv2DTransposeOp, f: Fragment, operands: Operands) -> list[str]:
+    """A float32 ConvTranspose on the centred input, its bytes floored as `lower_qconv2d_on_floats`
+    floors a Conv's: exact where `_floored_gemm_constants` proves it (every partial sum a multiple
+    of 2**-n below float32's exact range, whatever order onnxruntime adds the taps in). The float
+    emulation's ConvTranspose before it rounded a float32 bias that drops bits below 2**-24 of |v|
+    (within a step); on det's two, one step at a few outputs moved its probability map: fast mode
+    vs bit-exact 34.6 dB on 16 inputs, 158 dB in this form (the same integers; its last float ops
+    differ in the last bit). Else (tflite requantization, the bound) the float emulation's, as before."""
+    source, target = _byte_element(op.input), _byte_element(op.output)
+    w, bias = operands.constant(1), operands.constant(2)
+    constants = None if source is None or target is None or w is None or bias is None else _floored_gemm_constants(op, w, bias)
+    if constants is None:
+        return _between_bytes(emulate.emulate_qconv2d_transpose)(op, f, operands)
+    product = emulate.conv_transpose(op, f, _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), source), *constants)
+    return [f.transpose(_floored_bytes(f, op, product), NCHW_TO_NHWC)]
+
+
+def _floored_gemm_constants(op: q.QuantizedGemmOp, w: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(weights w 2**-n as float32, HWIO-like as w; the float32 bias B') whose product on the centred
+    input floors to the output's bytes (`lower_qconv2d_on_floats`), or None where not provably exact."""
     from runtime.onnx_backend.lower import _fused_sima_bias, _gemm_plan, _magnitude, _scaled_weights
 
     source = _byte_element(op.input)
@@ -401,20 +469,21 @@ def lower_qconv2d_on_floats(op: q.QConv2DOp, f: Fragment, operands: Operands, w:
     integer_bias = np.asarray(bias).astype(np.int64)
     try:
         plan = _gemm_plan(op, w, integer_bias, (0, 1, 2))
-    except NotLowerable:  # int32 checks not proven by the weights: QLinearConv's own checks decide
+    except NotLowerable:  # int32 checks not proven by the weights: the checked form decides
         return None
     column_l1 = plan[3]
-    c_out = w.shape[-1]
-    shift = np.broadcast_to(np.asarray(requantization.shift, dtype=np.int64), (c_out,))
+    shift = np.broadcast_to(np.asarray(requantization.shift, dtype=np.int64), (w.shape[-1],))
     fused_bias = _fused_sima_bias(plan, _byte_bias(integer_bias, w, source.zero_point_value, shift), _magnitude(source) * column_l1)
     if fused_bias is None:
         return None
-    weights = _scaled_weights(w, plan).transpose(3, 2, 0, 1)  # HWIO -> OIHW
-    x = _centred(f, f.transpose(operands.name(0), NHWC_TO_NCHW), source)
-    product = f.node("Conv", [x, f.constant(np.ascontiguousarray(weights)), f.constant(fused_bias)], **conv_attributes(op, w.shape))
+    return _scaled_weights(w, plan), fused_bias
+
+
+def _floored_bytes(f: Fragment, op: q.QuantizedGemmOp, product: str) -> str:
+    """The bytes floor(product), clipped to q's range (a relu: q >= 0; onnxruntime fuses the Clip into a Conv)."""
     low = BYTE_OFFSET if op.has_relu else 0  # the byte of q = 0 under a relu, else of -128
     clipped = f.node("Clip", [product, f.constant(np.float32(low)), f.constant(np.float32(2 * BYTE_OFFSET - 1))])
-    return [f.transpose(f.cast(clipped, onnx.TensorProto.UINT8), NCHW_TO_NHWC)]
+    return f.cast(clipped, onnx.TensorProto.UINT8)  # truncation: floor for values >= 0
 
 
 def _relu(f: Fragment, op: q.QuantizedGemmOp, stored: str) -> str:
@@ -581,6 +650,21 @@ def lower_lut(op: q.LutOp, f: Fragment, operands: Operands) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# quantize (float32 -> bytes): sima's rounding of the exact quotient (`rounded_quantize.py`)
+
+
+def lower_quantize(op: q.QuantizeOp, f: Fragment, operands: Operands) -> list[str]:
+    """float32 -> int8 bytes as bit-exact's kernel rounds them (`rounded_quantize.quantized_bytes`),
+    where that is proven for the step; else the float emulation's QuantizeLinear, as before."""
+    target = _byte_element(op.output)
+    if target is not None and np.dtype(element_type_to_numpy(op.input.type.element_type)) == np.float32:
+        stored = quantized_bytes(f, operands.name(0), float(target.scale_value), target.zero_point_value)
+        if stored is not None:
+            return [stored]
+    return _between_bytes(emulate.emulate_quantize)(op, f, operands)
+
+
+# ---------------------------------------------------------------------------
 # data movement on bytes
 
 
@@ -625,7 +709,9 @@ _DATA_MOVEMENT = {
 INTEGER_LOWERINGS = {
     **{kind: _between_bytes(lowering) for kind, lowering in emulate.FAST_LOWERINGS.items()},
     **{kind: _on_bytes(lowering, emulate.FAST_LOWERINGS[kind]) for kind, lowering in _DATA_MOVEMENT.items()},
+    q.QuantizeOp: lower_quantize,
     q.QConv2DOp: lower_qconv2d,
+    q.QConv2DTransposeOp: lower_qconv2d_transpose,
     q.QDenseOp: lower_qdense,
     q.QAddOp: lower_qadd_sub,
     q.QSubOp: lower_qadd_sub,
@@ -689,5 +775,6 @@ def fast_program(interpreter, *, threads: int | None = None):
 
 __all__ = [
     "FAST_FORMS", "FAST_FORM_VARIABLE", "FLOAT_CONV_DEPTHWISE_ROWS", "FLOAT_CONV_INPUT_CHANNELS", "INTEGER_EMULATION", "INTEGER_LOWERINGS",
-    "IntegerEmulation", "all_quantized_are_bytes", "fast_program", "lower_qconv2d_on_floats", "runs_on_floats",
+    "IntegerEmulation", "all_quantized_are_bytes", "chain_table_bytes", "fast_program", "lower_qconv2d_on_floats",
+    "lower_qconv2d_transpose", "lower_quantize", "runs_on_floats",
 ]

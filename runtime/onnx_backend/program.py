@@ -38,6 +38,7 @@ from runtime.interpreter import Interpreter, describe, live_ops, returned_values
 from runtime.onnx_backend.graph import IR_VERSION, OPSET, Fragment, NameSource, onnx_type
 from runtime.integer_kernels.chains import elementwise_chains, table_kernel, varying_operand
 from runtime.onnx_backend.blocked_layout import blocked_session
+from runtime.onnx_backend.broadcast_constants import rank_matched_constants
 from runtime.onnx_backend.lower import INT16_LOWERINGS, LOWERINGS, TABLE_LOWERINGS, NotLowerable, Operands, lower_chain, lower_int8_pair
 from sima_dialect import quantized_ops as q
 from sima_dialect.element_types import element_type_to_numpy
@@ -138,8 +139,9 @@ class OnnxProgram:
                 self.lowerings[q.QMulOp] = lower_int8_pair
         # exact: the IR's types (lower.py) or a form of its own (`exact_float_form.EXACT_FLOAT_FORM`)
         self.exact = emulation is None or getattr(emulation, "exact", False)
-        # chains of elementwise ops read as one table, as the interpreter runs them (exact ONNX only)
-        self._fuse_chains = self.exact and tables_in_onnx
+        # chains of elementwise ops read as one table, as the interpreter runs them (exact ONNX, and
+        # emulations that read tables of their own: `integer_emulation.IntegerEmulation.fuses_chains`)
+        self._fuse_chains = (self.exact or getattr(emulation, "fuses_chains", False)) and tables_in_onnx
         # fast mode runs everything on onnxruntime by design: ops left to NumPy are worth an info line
         self._fallback_level = logging.DEBUG if self.exact else logging.INFO
         self.fallbacks: list[str] = []  # "<op>: <why it runs in NumPy>", in program order
@@ -222,16 +224,18 @@ class OnnxProgram:
             logger.debug("chains not fused: %s", error)
             chains = []
         for chain in chains:
-            for position in chain.positions[:-1]:
-                replaced[position] = None
             last = steps[chain.positions[-1]]
-            fused = _NumpyStep(last.op, chain.where, (chain.source,), last.results, table_kernel(chain.table, chain.dtype))
             shape, _ = _value_spec(last.op.results[0])
             static = shape if all(d >= 0 for d in shape) else None
-            if self.emulation is not None:  # the exact form's own reading of the table
+            if self.emulation is not None:  # the emulation's own reading of the table (None: its ops one by one)
                 lowering = self.emulation.chain_lowering(chain.table, static, self._value_of[chain.source], last.op.results[0])
+                if lowering is None:
+                    continue
             else:
                 lowering = lower_chain(chain.table, static)
+            for position in chain.positions[:-1]:
+                replaced[position] = None
+            fused = _NumpyStep(last.op, chain.where, (chain.source,), last.results, table_kernel(chain.table, chain.dtype))
             replaced[chain.positions[-1]] = (fused, lowering)
         fused_steps = []
         for position, step in enumerate(steps):
@@ -410,6 +414,8 @@ class OnnxProgram:
         return options
 
     def _session(self, model: onnx.ModelProto):
+        if not self.exact:  # fast mode: its [1] scales as slow broadcasts in onnxruntime (broadcast_constants.py)
+            model = rank_matched_constants(model)
         if getattr(self.emulation, "joins_nchwc", False):  # table reads in the convolutions' layout (blocked_layout.py)
             return blocked_session(self._ort, model, self._options)[0]
         return self._ort.InferenceSession(model.SerializeToString(), self._options(), providers=["CPUExecutionProvider"])
