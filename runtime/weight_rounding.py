@@ -87,7 +87,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -1016,23 +1016,31 @@ def round_compensated_layer(
     weights (b + (V - Qw) . mean x~). Per channel, nearest rounding is kept where its
     float-output error on the calibration data is not above, and for channels the
     planner quantized to zeros."""
+    target = compensation_target(op, float_weight, float_bias)
+    fold_rows = accumulator.fold_rows()  # few rows: everything from the rows themselves
+    moments = ProjectedMoments.of_rows(target, fold_rows) if fold_rows else accumulator.projected_moments(target)
+    fitted = compensated_target_of_rows(target, fold_rows) if fold_rows else compensated_target_of(target, moments)
+    return round_fitted_layer(op, target, fitted, moments.quantized_quantized.sum(axis=0), moments.output_error())
+
+
+def round_fitted_layer(
+    op: QuantizedGemmOp, target: np.ndarray, fitted: CompensatedTarget, total_quantized: np.ndarray, error_of: Callable
+) -> LayerRounding:
+    """`round_compensated_layer` from the compensation's fit on: GPTQ rounding of the fitted
+    weights under `total_quantized` (the quantized inputs' moments summed over folds), the bias
+    refit, and per channel the rounding whose float-output error (`error_of`) is lower."""
     inputs = GemmInputs.of(op)
     planned = builders.constant_array(op.weight.owner)
     steps = weight_steps(op)
     active = np.any(reshape_weight_to_output_channels(planned) != 0, axis=0)
     by_group = lambda per_channel: np.asarray(per_channel).reshape(inputs.groups, -1)  # noqa: E731 ([C] -> [G, C/G])
-    target = compensation_target(op, float_weight, float_bias)
     rows = target.shape[1] - 1
     bias = target[:, rows]
-    fold_rows = accumulator.fold_rows()  # few rows: everything from the rows themselves
-    moments = ProjectedMoments.of_rows(target, fold_rows) if fold_rows else accumulator.projected_moments(target)
-    fitted = compensated_target_of_rows(target, fold_rows) if fold_rows else compensated_target_of(target, moments)
     compensated = np.isfinite(fitted.strength) & by_group(active)
     fitted_target = np.where(compensated[:, None, :], fitted.target, target)
     group_steps = by_group(np.where(active, steps, 1.0))[:, None, :]
     scaled = np.where(by_group(active)[:, None, :], fitted_target[:, :rows] / group_steps, 0.0)
     clipped = compensated & np.any(np.abs(scaled) > _QMAX + 0.5, axis=1)
-    total_quantized = moments.quantized_quantized.sum(axis=0)
     rounded = gptq_round(scaled, total_quantized[:, :rows, :rows])
     rounded_real = rounded * group_steps
     # the bias absorbs the mean of the rounding error over the calibration rows
@@ -1040,7 +1048,6 @@ def round_compensated_layer(
     refit = fitted_target[:, rows] + np.sum((fitted_target[:, :rows] - rounded_real) * means[:, :, None], axis=1)
     rounded_bias = np.where(compensated, refit, bias)
     nearest = inputs.group_weight(reshape_weight_to_output_channels(planned).astype(np.int64))
-    error_of = moments.output_error()
     nearest_error = error_of(np.concatenate([nearest * group_steps, bias[:, None, :]], axis=1))
     rounded_error = error_of(np.concatenate([rounded_real, rounded_bias[:, None, :]], axis=1))
     better = (rounded_error < nearest_error) & by_group(active)
@@ -1265,6 +1272,7 @@ __all__ = [
     "projection_pays",
     "ridge_fit",
     "round_compensated_layer",
+    "round_fitted_layer",
     "round_layer",
     "weight_rounded_module",
     "weight_steps",

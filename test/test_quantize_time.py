@@ -187,13 +187,10 @@ def test_maxima_alone_need_the_maxima(net):
 from dataclasses import dataclass  # noqa: E402
 
 from afe.core.quantize_pipeline import quantize_float_module  # noqa: E402
-from afe.ir.quantization_conv import reshape_weight_to_output_channels  # noqa: E402
-from passes.patterns import builders  # noqa: E402
 from runtime import weight_rounding  # noqa: E402
 from runtime.weight_rounding import (  # noqa: E402
     CompensationAccumulator,
     GemmInputs,
-    LayerRounding,
     OutputError,
     ProjectedCompensationAccumulator,
     ProjectedMoments,
@@ -230,43 +227,17 @@ def _old_compensated_target(target, float_float, float_quantized, quantized_quan
 
 
 def _old_round_compensated_layer(op, float_weight, float_bias, accumulator):
-    """`round_compensated_layer` before this change (from the full moments)."""
-    inputs = GemmInputs.of(op)
-    planned = builders.constant_array(op.weight.owner)
+    """`round_compensated_layer` before this change: the fit from the full moments, then the
+    rounding this change left as it was (`round_fitted_layer`)."""
     steps = weight_steps(op)
-    active = np.any(reshape_weight_to_output_channels(planned) != 0, axis=0)
-    by_group = lambda per_channel: np.asarray(per_channel).reshape(inputs.groups, -1)  # noqa: E731
+    inputs = GemmInputs.of(op)
     weight = inputs.group_weight(np.asarray(float_weight, dtype=np.float64))
-    bias = by_group(np.broadcast_to(np.asarray(float_bias, dtype=np.float64), steps.shape))
+    bias = np.broadcast_to(np.asarray(float_bias, dtype=np.float64), steps.shape).reshape(inputs.groups, -1)
     target = np.concatenate([weight, bias[:, None, :]], axis=1)
     moments = (accumulator.float_float, accumulator.float_quantized, accumulator.quantized_quantized)
     fitted = _old_compensated_target(target, *moments)
-    compensated = np.isfinite(fitted.strength) & by_group(active)
-    fitted_target = np.where(compensated[:, None, :], fitted.target, target)
-    rows = weight.shape[1]
-    group_steps = by_group(np.where(active, steps, 1.0))[:, None, :]
-    scaled = np.where(by_group(active)[:, None, :], fitted_target[:, :rows] / group_steps, 0.0)
-    clipped = compensated & np.any(np.abs(scaled) > weight_rounding._QMAX + 0.5, axis=1)
     total = [m.sum(axis=0) for m in moments]
-    rounded = gptq_round(scaled, total[2][:, :rows, :rows])
-    rounded_real = rounded * group_steps
-    means = total[2][:, :rows, rows] / np.maximum(total[2][:, rows, rows], 1.0)[:, None]
-    refit = fitted_target[:, rows] + np.sum((fitted_target[:, :rows] - rounded_real) * means[:, :, None], axis=1)
-    rounded_bias = np.where(compensated, refit, bias)
-    nearest = inputs.group_weight(reshape_weight_to_output_channels(planned).astype(np.int64))
-    error_of = OutputError(target, *total)
-    nearest_error = error_of(np.concatenate([nearest * group_steps, bias[:, None, :]], axis=1))
-    rounded_error = error_of(np.concatenate([rounded_real, rounded_bias[:, None, :]], axis=1))
-    better = (rounded_error < nearest_error) & by_group(active)
-    chosen = np.where(better[:, None, :], rounded, nearest)
-    return LayerRounding(
-        inputs.ungroup_weight(chosen, planned.shape).astype(np.int8),
-        float(np.sum(nearest_error)),
-        float(np.sum(np.where(better, rounded_error, nearest_error))),
-        bias_delta=np.where(better, rounded_bias - bias, 0.0).reshape(-1),
-        compensated=int(np.sum(better & compensated)),
-        clipped=int(np.sum(better & clipped)),
-    )
+    return weight_rounding.round_fitted_layer(op, target, fitted, total[2], OutputError(target, *total))
 
 
 @st.composite
