@@ -70,7 +70,7 @@ from runtime.onnx_backend.lower import (
     lower_transpose,
     max_pool_attributes,
 )
-from runtime.onnx_backend.rounded_quantize import quantized_bytes
+from runtime.onnx_backend.rounded_quantize import quantize_op_bytes
 from sima_dialect import ops
 from sima_dialect import quantized_ops as q
 from sima_dialect.element_types import element_type_to_numpy
@@ -192,14 +192,18 @@ FLOAT_EMULATION = FloatEmulation()
 
 def emulate_quantize(op: q.QuantizeOp, f: Fragment, operands: Operands) -> list[str]:
     """float32 -> int8: bit-exact's rounding where proven (`rounded_quantize.py`: the bytes, then
-    DequantizeLinear to the centred integers, exact); else QuantizeLinear's (ties to even on a
-    float32 quotient) and, for 16 bits, always."""
+    DequantizeLinear to the centred integers, exact); else `quantize_linear`."""
     element = _fail_unless_integer_output(op)
-    if element.bits == 8 and np.dtype(element_type_to_numpy(op.input.type.element_type)) == np.float32:
-        stored = quantized_bytes(f, operands.name(0), float(element.scale_value), element.zero_point_value)
-        if stored is not None:
-            byte_of_zero = f.constant(np.uint8(128 + element.zero_point_value))
-            return [f.node("DequantizeLinear", [stored, f.constant(np.float32(1.0)), byte_of_zero])]
+    stored = quantize_op_bytes(op, f, operands.name(0))
+    if stored is None:
+        return quantize_linear(op, f, operands)
+    byte_of_zero = f.constant(np.uint8(128 + element.zero_point_value))
+    return [f.node("DequantizeLinear", [stored, f.constant(np.float32(1.0)), byte_of_zero])]
+
+
+def quantize_linear(op: q.QuantizeOp, f: Fragment, operands: Operands) -> list[str]:
+    """sima.quantize as QuantizeLinear (ties to even on a float32 quotient: not bit-exact's rounding)."""
+    element = _fail_unless_integer_output(op)
     return [_requantized(f, operands.name(0), 1.0 / element.scale_value, element)]
 
 

@@ -96,9 +96,8 @@ from runtime.onnx_backend.lower import (
     max_pool_attributes,
 )
 from runtime.onnx_backend.merged_groups import grouped_share
-from runtime.onnx_backend.rounded_quantize import quantized_bytes
+from runtime.onnx_backend.rounded_quantize import quantize_op_bytes
 from sima_dialect import ops
-from sima_dialect.element_types import element_type_to_numpy
 from sima_dialect import quantized_ops as q
 from sima_dialect.types import QuantizedType
 
@@ -656,12 +655,10 @@ def lower_lut(op: q.LutOp, f: Fragment, operands: Operands) -> list[str]:
 def lower_quantize(op: q.QuantizeOp, f: Fragment, operands: Operands) -> list[str]:
     """float32 -> int8 bytes as bit-exact's kernel rounds them (`rounded_quantize.quantized_bytes`),
     where that is proven for the step; else the float emulation's QuantizeLinear, as before."""
-    target = _byte_element(op.output)
-    if target is not None and np.dtype(element_type_to_numpy(op.input.type.element_type)) == np.float32:
-        stored = quantized_bytes(f, operands.name(0), float(target.scale_value), target.zero_point_value)
-        if stored is not None:
-            return [stored]
-    return _between_bytes(emulate.emulate_quantize)(op, f, operands)
+    stored = quantize_op_bytes(op, f, operands.name(0)) if _byte_element(op.output) is not None else None
+    if stored is not None:
+        return [stored]
+    return _between_bytes(emulate.quantize_linear)(op, f, operands)
 
 
 # ---------------------------------------------------------------------------

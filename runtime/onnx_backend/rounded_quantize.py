@@ -28,7 +28,9 @@ import numpy as np
 import onnx
 
 from runtime.integer_arithmetic import integer_range
+from runtime.integer_kernels.boundary import quantized_element
 from runtime.onnx_backend.graph import FLOAT64, Fragment
+from sima_dialect.element_types import element_type_to_numpy
 
 QUOTIENT_PUSH = 2.0**-40
 """1 / step is scaled by 1 + this (`pushed_reciprocal`): an exact tie then rounds away from zero."""
@@ -85,4 +87,13 @@ def quantized_bytes(f: Fragment, x: str, step: float, zero_point: int) -> str | 
     return result
 
 
-__all__ = ["QUOTIENT_PUSH", "byte_quotients", "pushed_reciprocal", "quantized_bytes", "saturating_inputs"]
+def quantize_op_bytes(op, f: Fragment, x: str) -> str | None:
+    """`quantized_bytes` of the sima.quantize `op` (its input `x`) where it quantizes float32 to
+    8 bits with a proven step; None otherwise (16 bits, another input type, a step not proven)."""
+    element = quantized_element(op.results[0])
+    if element.bits != 8 or np.dtype(element_type_to_numpy(op.input.type.element_type)) != np.float32:
+        return None
+    return quantized_bytes(f, x, float(element.scale_value), element.zero_point_value)
+
+
+__all__ = ["QUOTIENT_PUSH", "byte_quotients", "pushed_reciprocal", "quantize_op_bytes", "quantized_bytes", "saturating_inputs"]
